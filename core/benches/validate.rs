@@ -5,6 +5,9 @@
 //! - cold: a 3-proof chain and its invocation (4 signatures), against 4 raw checks;
 //! - memoized: the same with the proofs already verified, against 1 raw check.
 
+// A benchmark whose set-up fails should stop loudly.
+#![allow(clippy::expect_used)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -101,7 +104,7 @@ fn interleaved_ratio(
     let mut ratios = Vec::with_capacity(rounds);
     let (mut total_ours, mut total_base) = (Duration::ZERO, Duration::ZERO);
     for round in 0..rounds {
-        let mut time = |f: &mut dyn FnMut()| {
+        let time = |f: &mut dyn FnMut()| {
             let start = Instant::now();
             for _ in 0..iters {
                 f();

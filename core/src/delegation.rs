@@ -40,22 +40,26 @@ pub enum DelegationError {
 
 impl Delegation {
     /// Reads a delegation payload strictly: every required field, no unknown ones.
-    pub fn from_payload(map: &Map, limits: &PolicyLimits) -> Result<Delegation, DelegationError> {
-        fields::deny_unknown(map, FIELDS)?;
-        let pol = map.get("pol").ok_or_else(|| FieldError {
+    pub fn from_payload(
+        mut map: Map,
+        limits: &PolicyLimits,
+    ) -> Result<Delegation, DelegationError> {
+        fields::deny_unknown(&map, FIELDS)?;
+        let m = &mut map;
+        let pol = m.get("pol").ok_or_else(|| FieldError {
             field: "pol".into(),
             reason: "is required".into(),
         })?;
         Ok(Delegation {
-            issuer: fields::did(map, "iss")?,
-            audience: fields::did(map, "aud")?,
-            subject: fields::nullable_did(map, "sub")?,
-            command: fields::command(map, "cmd")?,
             policy: Policy::parse(pol, limits)?,
-            nonce: fields::bytes(map, "nonce")?,
-            meta: fields::optional_map(map, "meta")?,
-            not_before: fields::optional_time(map, "nbf")?,
-            expiration: fields::nullable_time(map, "exp")?,
+            issuer: fields::did(m, "iss")?,
+            audience: fields::did(m, "aud")?,
+            subject: fields::nullable_did(m, "sub")?,
+            command: fields::command(m, "cmd")?,
+            not_before: fields::optional_time(m, "nbf")?,
+            expiration: fields::nullable_time(m, "exp")?,
+            nonce: fields::take_bytes(m, "nonce")?,
+            meta: fields::take_optional_map(m, "meta")?,
         })
     }
 

@@ -103,24 +103,29 @@ pub fn optional_time(map: &Map, field: &str) -> Result<Option<u64>, FieldError> 
     map.get(field).map(|v| parse_time(v, field)).transpose()
 }
 
-pub fn bytes(map: &Map, field: &str) -> Result<Vec<u8>, FieldError> {
-    match required(map, field)? {
-        Value::Bytes(b) => Ok(b.clone()),
-        other => fail(field, format!("expected bytes, found {}", other.kind())),
+/// Takes a bytes field out of the payload.
+pub fn take_bytes(map: &mut Map, field: &str) -> Result<Vec<u8>, FieldError> {
+    match map.remove(field) {
+        Some(Value::Bytes(b)) => Ok(b),
+        Some(other) => fail(field, format!("expected bytes, found {}", other.kind())),
+        None => fail(field, "is required"),
     }
 }
 
-pub fn required_map(map: &Map, field: &str) -> Result<Map, FieldError> {
-    match required(map, field)? {
-        Value::Map(m) => Ok(m.clone()),
-        other => fail(field, format!("expected a map, found {}", other.kind())),
+/// Takes a required map field out of the payload.
+pub fn take_map(map: &mut Map, field: &str) -> Result<Map, FieldError> {
+    match map.remove(field) {
+        Some(Value::Map(m)) => Ok(m),
+        Some(other) => fail(field, format!("expected a map, found {}", other.kind())),
+        None => fail(field, "is required"),
     }
 }
 
-pub fn optional_map(map: &Map, field: &str) -> Result<Option<Map>, FieldError> {
-    match map.get(field) {
+/// Takes an optional map field out of the payload.
+pub fn take_optional_map(map: &mut Map, field: &str) -> Result<Option<Map>, FieldError> {
+    match map.remove(field) {
         None => Ok(None),
-        Some(Value::Map(m)) => Ok(Some(m.clone())),
+        Some(Value::Map(m)) => Ok(Some(m)),
         Some(other) => fail(field, format!("expected a map, found {}", other.kind())),
     }
 }

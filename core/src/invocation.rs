@@ -34,20 +34,21 @@ pub struct Invocation {
 
 impl Invocation {
     /// Reads an invocation payload strictly: every required field, no unknown ones.
-    pub fn from_payload(map: &Map) -> Result<Invocation, FieldError> {
-        fields::deny_unknown(map, FIELDS)?;
+    pub fn from_payload(mut map: Map) -> Result<Invocation, FieldError> {
+        fields::deny_unknown(&map, FIELDS)?;
+        let m = &mut map;
         Ok(Invocation {
-            issuer: fields::did(map, "iss")?,
-            subject: fields::did(map, "sub")?,
-            audience: fields::optional_did(map, "aud")?,
-            command: fields::command(map, "cmd")?,
-            args: fields::required_map(map, "args")?,
-            proofs: fields::links(map, "prf")?,
-            meta: fields::optional_map(map, "meta")?,
-            nonce: fields::bytes(map, "nonce")?,
-            expiration: fields::nullable_time(map, "exp")?,
-            issued_at: fields::optional_time(map, "iat")?,
-            cause: fields::optional_link(map, "cause")?,
+            issuer: fields::did(m, "iss")?,
+            subject: fields::did(m, "sub")?,
+            audience: fields::optional_did(m, "aud")?,
+            command: fields::command(m, "cmd")?,
+            proofs: fields::links(m, "prf")?,
+            expiration: fields::nullable_time(m, "exp")?,
+            issued_at: fields::optional_time(m, "iat")?,
+            cause: fields::optional_link(m, "cause")?,
+            args: fields::take_map(m, "args")?,
+            meta: fields::take_optional_map(m, "meta")?,
+            nonce: fields::take_bytes(m, "nonce")?,
         })
     }
 

@@ -49,7 +49,7 @@ pub struct DelegateArgs {
     #[arg(long)]
     container: bool,
     /// Tokens or containers to include with `--container`.
-    #[arg(long, requires = "container")]
+    #[arg(long, num_args = 1.., requires = "container")]
     proof: Vec<String>,
 }
 

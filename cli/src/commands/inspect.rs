@@ -47,11 +47,11 @@ fn describe(bytes: &[u8]) -> Json {
     };
     let decoded = match envelope.kind {
         TokenKind::Delegation => {
-            Delegation::from_payload(&envelope.payload, &PolicyLimits::default())
+            Delegation::from_payload(envelope.payload.clone(), &PolicyLimits::default())
                 .map(|d| (d.issuer, delegation_fields(&d)))
                 .map_err(|e| e.to_string())
         }
-        TokenKind::Invocation => Invocation::from_payload(&envelope.payload)
+        TokenKind::Invocation => Invocation::from_payload(envelope.payload.clone())
             .map(|i| (i.issuer, invocation_fields(&i)))
             .map_err(|e| e.to_string()),
     };

@@ -28,7 +28,7 @@ pub struct InvokeArgs {
     #[arg(long, default_value = "{}")]
     args: String,
     /// Delegations (tokens or containers) proving the invoker's authority, in any order.
-    #[arg(long)]
+    #[arg(long, num_args = 1..)]
     proof: Vec<String>,
     /// The subject acted on (default: the subject of the root proof, or the invoker).
     #[arg(long)]

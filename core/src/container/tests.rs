@@ -1,8 +1,6 @@
 //! Unit tests of the container format: header bytes, round trips, and every class of
 //! malformed input.
 
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
-
 use std::io::Write;
 
 use flate2::Compression;

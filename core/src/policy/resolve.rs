@@ -4,7 +4,10 @@
 //!
 //! Without `[]` a selector picks one value. Each `[]` fans out over a list's elements or a
 //! map's values (the rest of the path applies to each), and the whole selection is then the
-//! list of everything picked, flattened as jq's `[.a[].b]` would be.
+//! list of everything picked, flattened as jq's `[.a[].b]` would be. A failing member makes
+//! the whole selection fail (unless that segment is optional: then it contributes `null`),
+//! so `all` over `.a[].b` cannot pass by skipping members. An optional `[]` on a value that
+//! is not a collection yields `null`, like any other optional segment.
 
 use std::borrow::Cow;
 

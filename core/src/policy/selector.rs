@@ -49,8 +49,8 @@ impl Selector {
         }
     }
 
-    /// The text this selector was parsed from (what [`Selector::to_string`] would print
-    /// only when it was already canonical).
+    /// The text this selector was parsed from. It equals the canonical form printed by
+    /// `Display` only when the text was already canonical (`.a??` prints as `.a?`).
     pub fn as_str(&self) -> &str {
         &self.source
     }

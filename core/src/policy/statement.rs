@@ -197,63 +197,54 @@ impl<'l> Parser<'l> {
             form,
             found: items.len(),
         };
-        match args {
-            [inner] => match operator {
-                "not" => Ok(Statement::Not(Box::new(
-                    self.nested(LocationStep::Inside { operator }, inner)?,
-                ))),
-                "and" | "or" => {
-                    let list = self.statements(operator, inner)?;
-                    Ok(if operator == "and" {
-                        Statement::And(list)
-                    } else {
-                        Statement::Or(list)
-                    })
-                }
-                _ => Err(self.invalid(arity)),
-            },
-            [sel, arg] => {
-                let make: fn(Selector, Number) -> Statement = match operator {
-                    "==" => {
-                        return Ok(Statement::Equal(self.selector(operator, sel)?, arg.clone()));
-                    }
-                    "!=" => {
-                        return Ok(Statement::NotEqual(
-                            self.selector(operator, sel)?,
-                            arg.clone(),
-                        ));
-                    }
-                    "like" => {
-                        let selector = self.selector(operator, sel)?;
-                        let text = arg.as_str().ok_or_else(|| {
-                            self.invalid(Problem::PatternNotString { found: a_kind(arg) })
-                        })?;
-                        let pattern = Pattern::new(text).map_err(|e| self.invalid(e.into()))?;
-                        return Ok(Statement::Like(selector, pattern));
-                    }
-                    "all" | "any" => {
-                        let selector = self.selector(operator, sel)?;
-                        let inner = Box::new(self.nested(LocationStep::Inside { operator }, arg)?);
-                        return Ok(if operator == "all" {
-                            Statement::All(selector, inner)
-                        } else {
-                            Statement::Any(selector, inner)
-                        });
-                    }
-                    ">" => Statement::GreaterThan,
-                    ">=" => Statement::GreaterOrEqual,
-                    "<" => Statement::LessThan,
-                    "<=" => Statement::LessOrEqual,
-                    _ => return Err(self.invalid(arity)),
-                };
+        match (operator, args) {
+            ("not", [inner]) => {
+                let inner = self.nested(LocationStep::Inside { operator }, inner)?;
+                Ok(Statement::Not(Box::new(inner)))
+            }
+            ("and", [list]) => Ok(Statement::And(self.statements(operator, list)?)),
+            ("or", [list]) => Ok(Statement::Or(self.statements(operator, list)?)),
+            ("==", [sel, literal]) => Ok(Statement::Equal(
+                self.selector(operator, sel)?,
+                literal.clone(),
+            )),
+            ("!=", [sel, literal]) => Ok(Statement::NotEqual(
+                self.selector(operator, sel)?,
+                literal.clone(),
+            )),
+            (">" | ">=" | "<" | "<=", [sel, number]) => {
                 let selector = self.selector(operator, sel)?;
-                let number = arg.as_number().ok_or_else(|| {
+                let number = number.as_number().ok_or_else(|| {
                     self.invalid(Problem::NotANumber {
                         operator,
-                        found: a_kind(arg),
+                        found: a_kind(number),
                     })
                 })?;
-                Ok(make(selector, number))
+                Ok(match operator {
+                    ">" => Statement::GreaterThan(selector, number),
+                    ">=" => Statement::GreaterOrEqual(selector, number),
+                    "<" => Statement::LessThan(selector, number),
+                    _ => Statement::LessOrEqual(selector, number),
+                })
+            }
+            ("like", [sel, pattern]) => {
+                let selector = self.selector(operator, sel)?;
+                let text = pattern.as_str().ok_or_else(|| {
+                    self.invalid(Problem::PatternNotString {
+                        found: a_kind(pattern),
+                    })
+                })?;
+                let pattern = Pattern::new(text).map_err(|e| self.invalid(e.into()))?;
+                Ok(Statement::Like(selector, pattern))
+            }
+            ("all" | "any", [sel, inner]) => {
+                let selector = self.selector(operator, sel)?;
+                let inner = Box::new(self.nested(LocationStep::Inside { operator }, inner)?);
+                Ok(if operator == "all" {
+                    Statement::All(selector, inner)
+                } else {
+                    Statement::Any(selector, inner)
+                })
             }
             _ => Err(self.invalid(arity)),
         }

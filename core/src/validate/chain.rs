@@ -6,6 +6,7 @@ use super::error::{TokenRef, ValidationError};
 use crate::delegation::Delegation;
 use crate::invocation::Invocation;
 use crate::policy::PolicyLimits;
+use crate::value::Value;
 
 /// A token is valid from `nbf` (inclusive) until `exp` (exclusive).
 pub(super) fn check_time(
@@ -121,18 +122,24 @@ pub(super) fn check_commands(
 
 /// The arguments satisfy the policy of every proof.
 pub(super) fn check_policies(
-    inv: &Invocation,
+    inv: &mut Invocation,
     chain: &[Arc<Delegation>],
     limits: &PolicyLimits,
 ) -> Result<(), ValidationError> {
-    let args = crate::value::Value::Map(inv.args.clone());
-    for (i, d) in chain.iter().enumerate() {
-        if let Err(failure) = d.policy.matches(&args, limits) {
-            return Err(ValidationError::MatchError {
-                token: TokenRef::Proof(i, inv.proofs[i].clone()),
-                failure: failure.to_string(),
-            });
-        }
+    // Policies select from the args as a value; lend them out rather than copy them.
+    let args = Value::Map(std::mem::take(&mut inv.args));
+    let failed = chain
+        .iter()
+        .enumerate()
+        .find_map(|(i, d)| d.policy.matches(&args, limits).err().map(|f| (i, f)));
+    if let Value::Map(args) = args {
+        inv.args = args;
     }
-    Ok(())
+    match failed {
+        None => Ok(()),
+        Some((i, failure)) => Err(ValidationError::MatchError {
+            token: TokenRef::Proof(i, inv.proofs[i].clone()),
+            failure: failure.to_string(),
+        }),
+    }
 }

@@ -125,7 +125,7 @@ impl Validator {
         proofs: &ProofSet,
         ctx: &Context<'_>,
     ) -> Result<Validated, ValidationError> {
-        let inv = self.open_invocation(invocation)?;
+        let mut inv = self.open_invocation(invocation)?;
         let cid = Cid::dag_cbor(invocation);
         let me = TokenRef::Invocation;
         if ctx.revocations.is_revoked(&cid) {
@@ -162,7 +162,7 @@ impl Validator {
         chain::check_principals(&inv, &delegations)?;
         chain::check_subjects(&inv, &delegations)?;
         chain::check_commands(&inv, &delegations)?;
-        chain::check_policies(&inv, &delegations, &self.limits.policy)?;
+        chain::check_policies(&mut inv, &delegations, &self.limits.policy)?;
         if let Some(expected) = ctx.audience {
             let executor = inv.executor();
             if executor != expected {
@@ -180,8 +180,8 @@ impl Validator {
 
     fn open_invocation(&self, bytes: &[u8]) -> Result<Invocation, ValidationError> {
         let token = TokenRef::Invocation;
-        let envelope = self.open(&token, bytes, TokenKind::Invocation)?;
-        let inv = Invocation::from_payload(&envelope.payload).map_err(|e| {
+        let mut envelope = self.open(&token, bytes, TokenKind::Invocation)?;
+        let inv = Invocation::from_payload(std::mem::take(&mut envelope.payload)).map_err(|e| {
             ValidationError::Malformed {
                 token: token.clone(),
                 reason: e.to_string(),
@@ -233,14 +233,13 @@ impl Validator {
         token: &TokenRef,
         bytes: &[u8],
     ) -> Result<Delegation, ValidationError> {
-        let envelope = self.open(token, bytes, TokenKind::Delegation)?;
+        let mut envelope = self.open(token, bytes, TokenKind::Delegation)?;
         let delegation =
-            Delegation::from_payload(&envelope.payload, &self.limits.policy).map_err(|e| {
-                ValidationError::Malformed {
+            Delegation::from_payload(std::mem::take(&mut envelope.payload), &self.limits.policy)
+                .map_err(|e| ValidationError::Malformed {
                     token: token.clone(),
                     reason: e.to_string(),
-                }
-            })?;
+                })?;
         envelope
             .verify(&delegation.issuer)
             .map_err(|e| ValidationError::InvalidSignature {

@@ -1,8 +1,6 @@
 //! The container format around the official UCAN 1.0 delegation fixture: every header
 //! variant round-trips the token bytes, and the token hashes to the fixture's CID.
 
-#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
-
 use countersign_core::container::{Container, ContainerLimits, Header};
 use countersign_core::{Cid, cbor};
 use data_encoding::BASE64;

@@ -1,5 +1,10 @@
 //! Integration tests of countersign-core.
 
+// Helpers outside #[test] functions may unwrap too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod container;
 mod fixtures;
 mod policy_fixtures;
+mod properties;
+mod vectors;

@@ -1,0 +1,7 @@
+//! Integration tests of the `countersign` binary, in one test binary.
+
+// A failed unwrap is a failed test, in helpers as in tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod commands;
+mod interop;
