@@ -25,6 +25,11 @@ pub enum CommandError {
 }
 
 impl Command {
+    /// `/`: every command.
+    pub fn top() -> Command {
+        Command("/".to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

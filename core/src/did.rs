@@ -35,8 +35,18 @@ impl Did {
         Did(key.to_bytes())
     }
 
+    pub fn from_public_key_bytes(bytes: [u8; 32]) -> Did {
+        Did(bytes)
+    }
+
     pub fn public_key_bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+
+    /// Whether the key is unusable as a principal: not a valid point, or of small order
+    /// (which lets anyone forge signatures that a non-strict verifier accepts).
+    pub fn is_weak(&self) -> bool {
+        self.verifying_key().map_or(true, |k| k.is_weak())
     }
 
     /// Decompresses the public key for a signature check.
@@ -110,6 +120,11 @@ mod tests {
         let did: Did = ALICE.parse().expect("valid did");
         assert_eq!(did.to_string(), ALICE);
         assert!(did.verifying_key().is_ok());
+        assert!(!did.is_weak());
+        // The identity point has small order.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert!(Did::from_public_key_bytes(identity).is_weak());
     }
 
     #[test]

@@ -54,6 +54,18 @@ impl Keypair {
             .map_err(|_| KeyError::Encode)
     }
 
+    /// The PKCS#8 v1 DER form of this key, wiped when dropped.
+    pub fn to_pkcs8_der(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, KeyError> {
+        let bytes = KeypairBytes {
+            secret_key: self.key.to_bytes(),
+            public_key: None,
+        };
+        bytes
+            .to_pkcs8_der()
+            .map(|doc| zeroize::Zeroizing::new(doc.as_bytes().to_vec()))
+            .map_err(|_| KeyError::Encode)
+    }
+
     pub fn did(&self) -> Did {
         self.did
     }

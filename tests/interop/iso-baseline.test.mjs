@@ -54,7 +54,7 @@ describe('iso-ucan against itself', () => {
     const chain = await buildIsoChain(tmp.dir)
     const invocation = await isoInvocation(chain, GOOD_ARGS)
     const [, dlgPayload] = dagCbor.decode(chain.root.bytes)
-    const [, invPayload] = dagCbor.decode(invocation)
+    const [, invPayload] = dagCbor.decode(invocation.bytes)
     assert.deepEqual(Object.keys(dlgPayload), ['h', 'ucan/dlg@1.0.0-rc.1'])
     assert.deepEqual(Object.keys(invPayload), ['h', 'ucan/inv@1.0.0-rc.1'])
   })
@@ -112,7 +112,7 @@ describe('iso-ucan against itself', () => {
     assert.equal(root.envelope.version, '1.0.0')
     const retagged = { ...chain, root, middle }
     const invocation = await isoInvocationUnchecked(retagged, GOOD_ARGS, '1.0.0')
-    const [, payload] = dagCbor.decode(invocation)
+    const [, payload] = dagCbor.decode(invocation.bytes)
     assert.deepEqual(Object.keys(payload), ['h', 'ucan/inv@1.0.0'])
     await validateTokens(decodeContainer(chainContainer(retagged, invocation)), { now: chain.now })
   })

@@ -13,7 +13,7 @@ import {
 } from './iso.mjs'
 import { newIsoKey } from './keys.mjs'
 
-export async function buildIsoChain(dir, { powerline = false, now = nowInSeconds() } = {}) {
+export async function buildIsoChain(dir, { powerline = false, now = nowInSeconds(), nbf } = {}) {
   const owner = await newIsoKey(dir, 'owner')
   const alice = await newIsoKey(dir, 'alice')
   const bob = await newIsoKey(dir, 'bob')
@@ -25,6 +25,7 @@ export async function buildIsoChain(dir, { powerline = false, now = nowInSeconds
     cmd: ROOT_CMD,
     pol: OWNER_POLICY,
     exp,
+    nbf,
   })
   const middle = await delegate({
     iss: alice.signer,
@@ -48,15 +49,15 @@ function invocationOptions(chain, args) {
   }
 }
 
-export async function isoInvocation(chain, args) {
-  const invocation = await invoke({ ...invocationOptions(chain, args), now: chain.now })
-  return invocation.bytes
+export function isoInvocation(chain, args) {
+  return invoke({ ...invocationOptions(chain, args), now: chain.now })
 }
 
-export function isoInvocationUnchecked(chain, args, version) {
-  return signInvocationUnchecked({ ...invocationOptions(chain, args), version })
+export async function isoInvocationUnchecked(chain, args, version) {
+  const bytes = await signInvocationUnchecked({ ...invocationOptions(chain, args), version })
+  return { bytes }
 }
 
-export function chainContainer(chain, invocationBytes) {
-  return encodeContainer([invocationBytes, chain.root.bytes, chain.middle.bytes])
+export function chainContainer(chain, invocation) {
+  return encodeContainer([invocation.bytes, chain.root.bytes, chain.middle.bytes])
 }

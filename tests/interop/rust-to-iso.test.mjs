@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe } from 'node:test'
 import * as dagCbor from '@ipld/dag-cbor'
-import { cliTest, cliSkip, delegate, keyDid, verify } from './cli.mjs'
+import { cliSkip, cliTest, delegate, inspect, keyDid, verify } from './cli.mjs'
 import { cliDelegations, cliInvocation, cliKeys } from './cli-chain.mjs'
 import { decodeContainer, tokenFromBase64 } from './container.mjs'
 import {
@@ -76,6 +76,9 @@ describe('countersign tokens verified by iso-ucan', () => {
     assert.ok(payload.nonce instanceof Uint8Array && payload.nonce.length > 0)
     const [, signed] = dagCbor.decode(bytes)
     assert.deepEqual(Object.keys(signed), ['h', `ucan/dlg@${version}`])
+    const [inspected] = inspect(issued.value).tokens
+    assert.equal(inspected.nonce, Buffer.from(payload.nonce).toString('hex'))
+    assert.equal(inspected.exp, payload.exp)
   })
 
   cliTest('not-before and no-expiry become nbf and a null exp', async () => {
@@ -91,9 +94,8 @@ describe('countersign tokens verified by iso-ucan', () => {
     assert.equal(delegation.exp, null)
     assert.equal(delegation.nbf, notBefore)
     assert.deepEqual(delegation.pol, [])
-    const options = { verifierResolver }
-    await assert.rejects(delegation.validate({ ...options, now: notBefore - 1 }), /not valid yet/)
-    assert.equal(await delegation.validate({ ...options, now: notBefore }), true)
+    await assert.rejects(delegation.validate({ verifierResolver, now: notBefore - 1 }), /not valid yet/)
+    assert.equal(await delegation.validate({ verifierResolver, now: notBefore }), true)
   })
 
   cliTest('a powerline delegation decodes with a null subject', async () => {

@@ -1,0 +1,115 @@
+//! Waiting for a decision: a long-poll that answers the moment a request is decided, and a
+//! server-sent-events stream of its state.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Deserialize;
+use tokio::time::Instant;
+use utoipa::IntoParams;
+
+use super::requests::{current, visible_to};
+use super::views::RequestView;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::input::QueryArgs;
+use crate::state::AppState;
+use crate::store::{Request, RequestState};
+
+/// However a wake-up is lost, a waiter looks again this often.
+const RECHECK: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct WaitQuery {
+    /// Seconds to wait at most (default 30; capped by the service's `max_wait`).
+    pub timeout: Option<u64>,
+}
+
+/// Waits until the request is decided, expires, or the timeout passes; answers its state.
+#[utoipa::path(get, path = "/v1/requests/{id}/wait", tag = "requests",
+    params(("id" = String, Path), WaitQuery), security(("agent" = []), ("owner" = []), ("device" = [])),
+    responses((status = 200, body = RequestView), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn wait(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    QueryArgs(q): QueryArgs<WaitQuery>,
+) -> Result<Json<RequestView>, ApiError> {
+    let limit = q.timeout.unwrap_or(30).min(state.config.requests.max_wait.0);
+    let deadline = Instant::now() + Duration::from_secs(limit);
+    let (request, audience) = next_change(&state, &caller, &id, None, deadline).await?;
+    Ok(Json(RequestView::of(&request, audience)))
+}
+
+/// Waits for the request to leave `seen` (or, with `None`, just reads it), until
+/// `deadline`. Subscribes before each read so no wake-up is missed.
+async fn next_change(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    seen: Option<RequestState>,
+    deadline: Instant,
+) -> Result<(Request, super::views::Audience), ApiError> {
+    let subscription = state.waiters.subscribe(id);
+    loop {
+        let notified = subscription.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let request = current(state, id).await?;
+        let audience = visible_to(caller, &request)?;
+        let changed = seen.is_none_or(|s| s != request.state);
+        let now = Instant::now();
+        if request.state.is_final() || (changed && seen.is_some()) || now >= deadline {
+            return Ok((request, audience));
+        }
+        let to_expiry = u64::try_from(request.expires_at - state.now()).unwrap_or(0);
+        let pause = (deadline - now)
+            .min(RECHECK)
+            .min(Duration::from_secs(to_expiry) + Duration::from_millis(50));
+        let _ = tokio::time::timeout(pause, notified).await;
+    }
+}
+
+/// The request's state as server-sent events: one `state` event now and one per change,
+/// ending once it is decided or expired.
+#[utoipa::path(get, path = "/v1/requests/{id}/events", tag = "requests",
+    params(("id" = String, Path)), security(("agent" = []), ("owner" = []), ("device" = [])),
+    responses((status = 200, description = "text/event-stream of `state` events carrying RequestView JSON")))]
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    // Fail before the stream starts if the caller may not see it.
+    let first = current(&state, &id).await?;
+    visible_to(&caller, &first)?;
+    let max_wait = Duration::from_secs(state.config.requests.max_expiry.0 + 60);
+    let stream = futures_util::stream::unfold(
+        (state, caller, id, None::<RequestState>, false),
+        move |(state, caller, id, seen, done)| async move {
+            if done {
+                return None;
+            }
+            let deadline = Instant::now() + max_wait;
+            let next = next_change(&state, &caller, &id, seen, deadline).await;
+            let (event, seen, done) = match next {
+                Ok((request, audience)) => {
+                    let view = RequestView::of(&request, audience);
+                    let event = Event::default()
+                        .event("state")
+                        .json_data(&view)
+                        .unwrap_or_else(|_| Event::default().event("error"));
+                    (event, Some(request.state), request.state.is_final())
+                }
+                Err(e) => (Event::default().event("error").data(e.message), seen, true),
+            };
+            Some((Ok(event), (state, caller, id, seen, done)))
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

@@ -1,0 +1,10 @@
+//! The service's rules, free of I/O: what makes a request well-formed, an approval
+//! acceptable, and the capability the service issues for it.
+
+mod check;
+mod issue;
+mod request;
+
+pub use check::{ApprovalRefusal, CheckedApproval, Parties, check_approval};
+pub use issue::{chain_container, issue_for_agent};
+pub use request::{Diff, FieldChange, NewRequest, RequestRules, exact_policy, prepare_request};

@@ -1,0 +1,163 @@
+//! Storage: one trait, one implementation per backend, each with its own migrations.
+//!
+//! The backend is chosen once from the database URL (`sqlite:` or `postgres:`). Every
+//! method that changes state has committed durably when it returns `Ok`.
+
+mod model;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use countersign_core::Did;
+
+pub use model::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The record does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A unique name or key is taken.
+    #[error("already exists")]
+    AlreadyExists,
+    /// The record is not in a state that allows the change (e.g. already decided).
+    #[error("the request is {}", .0.as_str())]
+    NotPending(RequestState),
+    /// The pairing is not open/claimed as the change requires, or its code expired.
+    #[error("pairing is not available")]
+    PairingUnavailable,
+    /// The agent has too many requests pending.
+    #[error("too many pending requests")]
+    TooManyPending,
+    /// The agent created too many requests in the last minute.
+    #[error("rate limit reached")]
+    RateLimited,
+    /// The database failed; the message is for logs, never for clients.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AlreadyExists,
+            _ => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    // Agents.
+    async fn add_agent(&self, agent: &Agent) -> Result<()>;
+    async fn list_agents(&self) -> Result<Vec<Agent>>;
+    async fn agent_by_did(&self, did: &Did) -> Result<Option<Agent>>;
+    /// Removes an agent; `NotFound` if there is none by that name.
+    async fn remove_agent(&self, name: &str) -> Result<()>;
+
+    // Pairing and devices.
+    async fn create_pairing(&self, pairing: &Pairing) -> Result<()>;
+    async fn pairing(&self, id: &str) -> Result<Option<Pairing>>;
+    /// Claims an open, unexpired pairing by its code hash: records the device's key and
+    /// name and moves it to `Claimed`. `PairingUnavailable` if no such open pairing.
+    async fn claim_pairing(
+        &self,
+        code_hash: &[u8],
+        device: &Did,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<Pairing>;
+    /// Confirms a claimed pairing: creates the device with its standing delegations and
+    /// moves the pairing to `Confirmed`, in one transaction.
+    async fn confirm_pairing(&self, id: &str, device: &Device) -> Result<()>;
+    async fn list_devices(&self) -> Result<Vec<Device>>;
+    /// The active (not removed) device with this key.
+    async fn device_by_did(&self, did: &Did) -> Result<Option<Device>>;
+    /// Marks a device removed and records its standing delegations as revoked, in one
+    /// transaction; returns the device as it was.
+    async fn remove_device(&self, id: &str, now: Timestamp) -> Result<Device>;
+
+    // Requests.
+    /// Creates a request unless the agent is over its limits (checked atomically).
+    async fn create_request(&self, request: &Request, limits: CreateLimits) -> Result<()>;
+    async fn request(&self, id: &str) -> Result<Option<Request>>;
+    async fn list_requests(&self, filter: &RequestFilter) -> Result<Vec<Request>>;
+    /// Pending → approved, only if still pending and not expired at `approval.at`.
+    /// Exactly one of several racing decisions succeeds; the others get `NotPending`.
+    async fn approve(&self, id: &str, approval: &Approval) -> Result<Request>;
+    /// Pending → denied, under the same rule as `approve`.
+    async fn deny(&self, id: &str, denial: &Denial) -> Result<Request>;
+    /// Pending → withdrawn by its agent.
+    async fn withdraw(&self, id: &str, agent: &Did, now: Timestamp) -> Result<Request>;
+    /// Marks every pending request whose time is up as expired; returns their ids.
+    async fn expire_due(&self, now: Timestamp) -> Result<Vec<String>>;
+
+    // Revocation and replay.
+    async fn is_revoked(&self, cid: &str) -> Result<bool>;
+    /// Records a JWT id as used. `false` if it was already used (a replay).
+    async fn use_jti(&self, issuer: &Did, jti: &str, expires_at: Timestamp) -> Result<bool>;
+    /// Forgets JWT ids whose tokens have expired.
+    async fn prune_jtis(&self, now: Timestamp) -> Result<u64>;
+}
+
+/// Opens the store a database URL names and applies its migrations.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::Database(format!(
+            "unsupported database URL scheme in {:?}: use sqlite:PATH or postgres://…",
+            redact(url)
+        )))
+    }
+}
+
+/// A database URL with any password replaced, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:****{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/countersign"),
+            "postgres://app:****@db:5432/countersign"
+        );
+        assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redact("sqlite:/var/lib/cs.db"), "sqlite:/var/lib/cs.db");
+    }
+}
