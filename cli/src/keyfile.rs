@@ -2,7 +2,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use countersign_core::Keypair;
@@ -37,4 +37,37 @@ pub fn write_new(path: &Path, key: &Keypair) -> anyhow::Result<()> {
     file.write_all(pem.as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The owner's key: `path`, or the one `countersign init` created.
+pub fn owner(path: Option<&Path>) -> anyhow::Result<Keypair> {
+    let default = countersign_server::setup::owner_key_path();
+    let path = path.unwrap_or(&default);
+    if !path.exists() {
+        bail!(
+            "no owner key at {}; run `countersign init` first, or pass --key",
+            path.display()
+        );
+    }
+    read(path)
+}
+
+/// Where this machine keeps its approver device key unless `--key` names another.
+pub fn device_path(path: Option<&Path>) -> PathBuf {
+    path.map_or_else(
+        || countersign_server::setup::cli_config_dir().join("device.pem"),
+        Path::to_path_buf,
+    )
+}
+
+/// This machine's approver device key, which `countersign device join` created.
+pub fn device(path: Option<&Path>) -> anyhow::Result<Keypair> {
+    let path = device_path(path);
+    if !path.exists() {
+        bail!(
+            "no device key at {}; pair this terminal with `countersign device join`, or pass --key",
+            path.display()
+        );
+    }
+    read(&path)
 }

@@ -24,3 +24,14 @@ pub fn date(unix: u64) -> String {
         })
         .unwrap_or_else(|| unix.to_string())
 }
+
+/// Text that came from elsewhere, safe to print on one line: control characters and
+/// bidirectional overrides become spaces.
+pub fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if c.is_control() || bidi { ' ' } else { c }
+        })
+        .collect()
+}

@@ -141,7 +141,10 @@ const ENV_PREFIX: &str = "COUNTERSIGN_";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
 }
@@ -162,10 +165,11 @@ impl Config {
                     path: path.display().to_string(),
                     source,
                 })?;
-                let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-                    path: path.display().to_string(),
-                    message: e.message().to_owned(),
-                })?;
+                let table: toml::Table =
+                    toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+                        path: path.display().to_string(),
+                        message: e.message().to_owned(),
+                    })?;
                 (table, path.display().to_string())
             }
             None => (toml::Table::new(), "configuration".to_owned()),
@@ -237,7 +241,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -280,8 +287,8 @@ mod tests {
         assert!(err.to_string().contains("COUNTERSIGN_LISTN"), "{err}");
         let err = Config::load_from(None, env(&[("COUNTERSIGN_REQUESTS__NOPE", "1")])).unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
-        let err =
-            Config::load_from(None, env(&[("COUNTERSIGN_REQUESTS__MAX_EXPIRY", "soon")])).unwrap_err();
+        let err = Config::load_from(None, env(&[("COUNTERSIGN_REQUESTS__MAX_EXPIRY", "soon")]))
+            .unwrap_err();
         assert!(err.to_string().contains("soon"), "{err}");
     }
 

@@ -20,7 +20,11 @@ pub fn parse(text: &str) -> Result<u64, String> {
         "h" => 3600,
         "d" => 86_400,
         "w" => 604_800,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?}; use s, m, h, d or w")),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}; use s, m, h, d or w"
+            ));
+        }
     };
     n.checked_mul(scale)
         .filter(|&s| s > 0 && s <= 100 * 365 * 86_400)
@@ -74,7 +78,15 @@ mod tests {
         assert_eq!(parse("30s"), Ok(30));
         assert_eq!(parse("10m"), Ok(600));
         assert_eq!(parse("90d"), Ok(90 * 86_400));
-        for bad in ["10", "m", "0s", "10y", "99999999999999999999w", "-5m", "1000w0"] {
+        for bad in [
+            "10",
+            "m",
+            "0s",
+            "10y",
+            "99999999999999999999w",
+            "-5m",
+            "1000w0",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -54,7 +54,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     /// A signed approval or denial that the service refuses; the code says which rule.
@@ -140,7 +144,11 @@ mod tests {
     fn store_errors_map_to_stable_codes_without_internals() {
         let cases = [
             (StoreError::NotFound, StatusCode::NOT_FOUND, "not_found"),
-            (StoreError::AlreadyExists, StatusCode::CONFLICT, "already_exists"),
+            (
+                StoreError::AlreadyExists,
+                StatusCode::CONFLICT,
+                "already_exists",
+            ),
             (
                 StoreError::NotPending(RequestState::Expired),
                 StatusCode::CONFLICT,
@@ -151,8 +159,16 @@ mod tests {
                 StatusCode::CONFLICT,
                 "request_decided",
             ),
-            (StoreError::TooManyPending, StatusCode::TOO_MANY_REQUESTS, "too_many_pending"),
-            (StoreError::RateLimited, StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            (
+                StoreError::TooManyPending,
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_pending",
+            ),
+            (
+                StoreError::RateLimited,
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+            ),
             (
                 StoreError::Database("relation \"requests\" does not exist".into()),
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -163,7 +179,12 @@ mod tests {
             let (s, body) = body_of(err.into());
             assert_eq!(s, status);
             assert_eq!(body["error"]["code"], code);
-            assert!(!body["error"]["message"].as_str().unwrap().contains("relation"));
+            assert!(
+                !body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("relation")
+            );
         }
     }
 }

@@ -30,11 +30,20 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) => Err(ApiError::new(
-                rejection.status(),
-                "invalid_request",
-                rejection.body_text(),
-            )),
+            // Well-formed JSON of the wrong shape is as much a bad request as broken JSON.
+            Err(rejection) => {
+                let status = match rejection.status() {
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY => {
+                        axum::http::StatusCode::BAD_REQUEST
+                    }
+                    other => other,
+                };
+                Err(ApiError::new(
+                    status,
+                    "invalid_request",
+                    rejection.body_text(),
+                ))
+            }
         }
     }
 }

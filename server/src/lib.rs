@@ -32,11 +32,19 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     let limits = &state.config.limits;
     // Long-polls hold a request open up to `max_wait`; everything else answers quickly.
-    let timeout = Duration::from_secs(limits.request_timeout.0.max(state.config.requests.max_wait.0 + 10));
+    let timeout = Duration::from_secs(
+        limits
+            .request_timeout
+            .0
+            .max(state.config.requests.max_wait.0 + 10),
+    );
     api::routes()
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),

@@ -12,7 +12,8 @@ use countersign_core::{Did, Keypair};
 pub fn load_or_create_key(path: &Path) -> anyhow::Result<(Keypair, bool)> {
     match std::fs::read_to_string(path) {
         Ok(pem) => {
-            let key = Keypair::from_pkcs8_pem(&pem).with_context(|| format!("key file {}", path.display()))?;
+            let key = Keypair::from_pkcs8_pem(&pem)
+                .with_context(|| format!("key file {}", path.display()))?;
             Ok((key, false))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -55,7 +56,10 @@ pub fn write_new_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut file = match options.open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            bail!("{} already exists; refusing to overwrite a key", path.display())
+            bail!(
+                "{} already exists; refusing to overwrite a key",
+                path.display()
+            )
         }
         Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
     };

@@ -44,10 +44,14 @@ pub async fn add(
         return Err(ApiError::invalid("did: the key is not usable"));
     }
     if did == state.owner || did == state.service_did() {
-        return Err(ApiError::invalid("the owner and the service cannot be agents"));
+        return Err(ApiError::invalid(
+            "the owner and the service cannot be agents",
+        ));
     }
     if state.store.device_by_did(&did).await?.is_some() {
-        return Err(ApiError::invalid("that key belongs to a paired device; an approver cannot be an agent"));
+        return Err(ApiError::invalid(
+            "that key belongs to a paired device; an approver cannot be an agent",
+        ));
     }
     if input.allow.is_empty() {
         return Err(ApiError::invalid("allow: give at least one command prefix"));
@@ -55,14 +59,23 @@ pub async fn add(
     let allow = input
         .allow
         .iter()
-        .map(|c| c.parse::<Command>().map_err(|e| ApiError::invalid(format!("allow: {e}"))))
+        .map(|c| {
+            c.parse::<Command>()
+                .map_err(|e| ApiError::invalid(format!("allow: {e}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let agent = Agent {
         name,
         did,
         allow,
-        max_pending: input.max_pending.unwrap_or(state.config.agents.max_pending).max(1),
-        rate_per_min: input.rate_per_min.unwrap_or(state.config.agents.rate_per_min).max(1),
+        max_pending: input
+            .max_pending
+            .unwrap_or(state.config.agents.max_pending)
+            .max(1),
+        rate_per_min: input
+            .rate_per_min
+            .unwrap_or(state.config.agents.rate_per_min)
+            .max(1),
         created_at: state.now(),
     };
     state.store.add_agent(&agent).await.map_err(|e| match e {
@@ -78,7 +91,10 @@ pub async fn add(
 
 #[utoipa::path(get, path = "/v1/agents", tag = "agents", security(("owner" = [])),
     responses((status = 200, body = Vec<AgentView>)))]
-pub async fn list(State(state): State<AppState>, _owner: Owner) -> Result<Json<Vec<AgentView>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _owner: Owner,
+) -> Result<Json<Vec<AgentView>>, ApiError> {
     let agents = state.store.list_agents().await?;
     Ok(Json(agents.iter().map(AgentView::from).collect()))
 }
@@ -100,7 +116,9 @@ pub async fn remove(
 
 pub(super) fn valid_name(name: &str) -> Result<String, ApiError> {
     let ok = (1..=64).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(name.to_owned())
     } else {

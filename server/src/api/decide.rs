@@ -60,7 +60,9 @@ pub async fn approve(
     let now = state.now();
     pending(&request, now)?;
     if request.agent_did == device.did {
-        return Err(ApiError::forbidden("a requester cannot approve its own request"));
+        return Err(ApiError::forbidden(
+            "a requester cannot approve its own request",
+        ));
     }
     let envelope = input::base64_token(&body.delegation, "delegation")?;
     let mut revoked = HashSet::new();
@@ -114,7 +116,10 @@ pub async fn deny(
     let now = state.now();
     pending(&request, now)?;
     let reason = body.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(|c| c.is_control() && c != '\n') {
+    if reason.is_empty()
+        || reason.chars().count() > 500
+        || reason.chars().any(|c| c.is_control() && c != '\n')
+    {
         return Err(ApiError::invalid("reason: 1 to 500 characters"));
     }
     let rules = jwt::TimeRules {

@@ -10,7 +10,10 @@ use crate::state::AppState;
 
 #[utoipa::path(get, path = "/v1/devices", tag = "devices", security(("owner" = [])),
     responses((status = 200, body = Vec<DeviceView>)))]
-pub async fn list(State(state): State<AppState>, _owner: Owner) -> Result<Json<Vec<DeviceView>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _owner: Owner,
+) -> Result<Json<Vec<DeviceView>>, ApiError> {
     let devices = state.store.list_devices().await?;
     Ok(Json(devices.iter().map(DeviceView::from).collect()))
 }
@@ -40,4 +43,3 @@ pub async fn remove(
         })?;
     Ok(Json(DeviceView::from(&device)))
 }
-

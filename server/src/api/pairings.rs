@@ -99,14 +99,21 @@ pub async fn create(
     _owner: Owner,
     JsonBody(input): JsonBody<NewPairing>,
 ) -> Result<(StatusCode, Json<PairingCreated>), ApiError> {
-    let name = input.name.as_deref().map(super::agents::valid_name).transpose()?;
+    let name = input
+        .name
+        .as_deref()
+        .map(super::agents::valid_name)
+        .transpose()?;
     let allow = if input.allow.is_empty() {
         vec![Command::top()]
     } else {
         input
             .allow
             .iter()
-            .map(|c| c.parse::<Command>().map_err(|e| ApiError::invalid(format!("allow: {e}"))))
+            .map(|c| {
+                c.parse::<Command>()
+                    .map_err(|e| ApiError::invalid(format!("allow: {e}")))
+            })
             .collect::<Result<_, _>>()?
     };
     let policy = match &input.policy {
@@ -120,7 +127,9 @@ pub async fn create(
     };
     let device_lifetime = input.expires_in.unwrap_or(DEFAULT_DEVICE_LIFETIME);
     if device_lifetime == 0 || device_lifetime > 3 * 365 * 86_400 {
-        return Err(ApiError::invalid("expires_in: between 1 second and 3 years"));
+        return Err(ApiError::invalid(
+            "expires_in: between 1 second and 3 years",
+        ));
     }
     let now = state.now();
     let code = ids::pairing_code();
@@ -164,10 +173,14 @@ pub async fn claim(
 ) -> Result<Json<Claimed>, ApiError> {
     let name = device_name(&input.name)?;
     if device == state.owner || device == state.service_did() {
-        return Err(ApiError::invalid("the owner's and the service's keys cannot pair as devices"));
+        return Err(ApiError::invalid(
+            "the owner's and the service's keys cannot pair as devices",
+        ));
     }
     if state.store.agent_by_did(&device).await?.is_some() {
-        return Err(ApiError::invalid("that key belongs to an agent; an agent cannot approve"));
+        return Err(ApiError::invalid(
+            "that key belongs to an agent; an agent cannot approve",
+        ));
     }
     let pairing = state
         .store
@@ -249,24 +262,36 @@ pub async fn confirm(
         if !p.allow.iter().any(|a| a.proves(&d.command)) {
             return Err(ApiError::refused(
                 "invalid_delegation",
-                format!("{} is not among the commands this pairing allows", d.command),
+                format!(
+                    "{} is not among the commands this pairing allows",
+                    d.command
+                ),
             ));
         }
         if d.expiration.is_none_or(|e| e <= now) {
-            return Err(ApiError::refused("invalid_delegation", "a standing delegation must expire, in the future"));
+            return Err(ApiError::refused(
+                "invalid_delegation",
+                "a standing delegation must expire, in the future",
+            ));
         }
         standing.push(bytes);
     }
     let device = Device {
         id: ids::new_id("dev"),
-        name: p.device_name.clone().or(p.name.clone()).unwrap_or_else(|| "device".into()),
+        name: p
+            .device_name
+            .clone()
+            .or(p.name.clone())
+            .unwrap_or_else(|| "device".into()),
         did: device_did,
         standing,
         created_at: state.now(),
         removed_at: None,
     };
     state.store.confirm_pairing(&id, &device).await?;
-    Ok(Json(Confirmed { device_id: device.id }))
+    Ok(Json(Confirmed {
+        device_id: device.id,
+    }))
 }
 
 fn device_name(name: &str) -> Result<String, ApiError> {

@@ -10,9 +10,9 @@ use super::views::{Audience, RequestView};
 use crate::approval::{NewRequest, RequestRules, prepare_request};
 use crate::auth::{AgentCaller, Approver, Caller};
 use crate::error::ApiError;
-use crate::input::QueryArgs;
-use crate::input::JsonBody;
 use crate::ids;
+use crate::input::JsonBody;
+use crate::input::QueryArgs;
 use crate::state::AppState;
 use crate::store::{CreateLimits, Request, RequestFilter, RequestState};
 
@@ -90,7 +90,8 @@ pub async fn list(
         None => Some(RequestState::Pending),
         Some("all") => None,
         Some(s) => Some(
-            RequestState::parse(s).ok_or_else(|| ApiError::invalid(format!("state: unknown {s:?}")))?,
+            RequestState::parse(s)
+                .ok_or_else(|| ApiError::invalid(format!("state: unknown {s:?}")))?,
         ),
     };
     let filter = RequestFilter {

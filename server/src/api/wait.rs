@@ -40,7 +40,10 @@ pub async fn wait(
     Path(id): Path<String>,
     QueryArgs(q): QueryArgs<WaitQuery>,
 ) -> Result<Json<RequestView>, ApiError> {
-    let limit = q.timeout.unwrap_or(30).min(state.config.requests.max_wait.0);
+    let limit = q
+        .timeout
+        .unwrap_or(30)
+        .min(state.config.requests.max_wait.0);
     let deadline = Instant::now() + Duration::from_secs(limit);
     let (request, audience) = next_change(&state, &caller, &id, None, deadline).await?;
     Ok(Json(RequestView::of(&request, audience)))

@@ -128,12 +128,18 @@ pub fn check_approval(
 }
 
 /// Every statement of the requested policy is in the approval (which may add more).
-fn keeps_every_statement(requested: &serde_json::Value, d: &Delegation) -> Result<(), ApprovalRefusal> {
+fn keeps_every_statement(
+    requested: &serde_json::Value,
+    d: &Delegation,
+) -> Result<(), ApprovalRefusal> {
     let approved: Vec<Value> = d.policy.statements().iter().map(|s| s.to_value()).collect();
-    let requested = json::from_json(requested).map_err(|e| ApprovalRefusal::Invalid(e.to_string()))?;
+    let requested =
+        json::from_json(requested).map_err(|e| ApprovalRefusal::Invalid(e.to_string()))?;
     for statement in requested.as_list().unwrap_or_default() {
         if !approved.contains(statement) {
-            return Err(ApprovalRefusal::PolicyWider(json::to_json(statement).to_string()));
+            return Err(ApprovalRefusal::PolicyWider(
+                json::to_json(statement).to_string(),
+            ));
         }
     }
     Ok(())
@@ -147,7 +153,13 @@ fn covering_standing(
     validator: &Validator,
     is_revoked: impl Fn(&Cid) -> bool,
 ) -> Result<Vec<u8>, ApprovalRefusal> {
-    let args = request.args.as_ref().map(json::from_json).transpose().ok().flatten();
+    let args = request
+        .args
+        .as_ref()
+        .map(json::from_json)
+        .transpose()
+        .ok()
+        .flatten();
     let mut last_problem = ApprovalRefusal::NotCovered(approval.command.to_string());
     for bytes in &parties.device.standing {
         let cid = Cid::dag_cbor(bytes);

@@ -92,10 +92,13 @@ pub fn prepare_request(
     id: String,
     code: String,
 ) -> Result<Request, ApiError> {
-    let command: Command = input
-        .cmd
-        .parse()
-        .map_err(|e: countersign_core::command::CommandError| ApiError::invalid(format!("cmd: {e}")))?;
+    let command: Command =
+        input
+            .cmd
+            .parse()
+            .map_err(|e: countersign_core::command::CommandError| {
+                ApiError::invalid(format!("cmd: {e}"))
+            })?;
     if !agent.allow.iter().any(|prefix| prefix.proves(&command)) {
         return Err(ApiError::forbidden(format!(
             "agent {} may not request {command}",
@@ -104,9 +107,9 @@ pub fn prepare_request(
     }
     let subject = match &input.subject {
         None => *owner,
-        Some(s) => s
-            .parse()
-            .map_err(|e: countersign_core::did::DidError| ApiError::invalid(format!("subject: {e}")))?,
+        Some(s) => s.parse().map_err(|e: countersign_core::did::DidError| {
+            ApiError::invalid(format!("subject: {e}"))
+        })?,
     };
     if subject != *owner {
         return Err(ApiError::forbidden(format!(
@@ -117,8 +120,18 @@ pub fn prepare_request(
     let reason = text("reason", &input.reason, MAX_REASON)?;
     let (args, policy) = policy_for(input.args.as_ref(), input.policy.as_ref())?;
     let diff = input.diff.map(check_diff).transpose()?;
-    let lifetime = bounded("lifetime", input.lifetime, rules.default_lifetime, rules.max_lifetime)?;
-    let expiry = bounded("expires_in", input.expires_in, rules.default_expiry, rules.max_expiry)?;
+    let lifetime = bounded(
+        "lifetime",
+        input.lifetime,
+        rules.default_lifetime,
+        rules.max_lifetime,
+    )?;
+    let expiry = bounded(
+        "expires_in",
+        input.expires_in,
+        rules.default_expiry,
+        rules.max_expiry,
+    )?;
     Ok(Request {
         id,
         agent_name: agent.name.clone(),
@@ -149,8 +162,10 @@ fn policy_for(args: Option<&Json>, extra: Option<&Json>) -> Result<(Option<Json>
     let extra = match extra {
         None => Vec::new(),
         Some(p) => {
-            let value = json::from_json(p).map_err(|e| ApiError::invalid(format!("policy: {e}")))?;
-            let policy = Policy::parse(&value, &limits).map_err(|e| ApiError::invalid(format!("policy: {e}")))?;
+            let value =
+                json::from_json(p).map_err(|e| ApiError::invalid(format!("policy: {e}")))?;
+            let policy = Policy::parse(&value, &limits)
+                .map_err(|e| ApiError::invalid(format!("policy: {e}")))?;
             policy.statements().to_vec()
         }
     };
@@ -173,7 +188,10 @@ fn policy_for(args: Option<&Json>, extra: Option<&Json>) -> Result<(Option<Json>
     policy
         .matches(&value, &limits)
         .map_err(|e| ApiError::invalid(format!("policy: the args do not satisfy it: {e}")))?;
-    Ok((Some(json::to_json(&value)), json::to_json(&policy.to_value())))
+    Ok((
+        Some(json::to_json(&value)),
+        json::to_json(&policy.to_value()),
+    ))
 }
 
 /// `==` on each top-level field of the args.
@@ -195,7 +213,9 @@ pub fn exact_policy(args: &countersign_core::Map) -> Policy {
 
 fn is_identifier(key: &str) -> bool {
     let mut chars = key.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -203,7 +223,9 @@ fn bounded(field: &str, value: Option<u64>, default: u64, max: u64) -> Result<u6
     match value {
         None => Ok(default.min(max)),
         Some(0) => Err(ApiError::invalid(format!("{field} must be positive"))),
-        Some(v) if v > max => Err(ApiError::invalid(format!("{field} may be at most {max} seconds"))),
+        Some(v) if v > max => Err(ApiError::invalid(format!(
+            "{field} may be at most {max} seconds"
+        ))),
         Some(v) => Ok(v),
     }
 }
@@ -215,10 +237,14 @@ fn one_line(field: &str, s: &str, max: usize) -> Result<String, ApiError> {
         return Err(ApiError::invalid(format!("{field} is required")));
     }
     if s.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!("{field} must be one line without control characters")));
+        return Err(ApiError::invalid(format!(
+            "{field} must be one line without control characters"
+        )));
     }
     if s.chars().count() > max {
-        return Err(ApiError::invalid(format!("{field} may be at most {max} characters")));
+        return Err(ApiError::invalid(format!(
+            "{field} may be at most {max} characters"
+        )));
     }
     Ok(s.to_owned())
 }
@@ -226,17 +252,23 @@ fn one_line(field: &str, s: &str, max: usize) -> Result<String, ApiError> {
 /// Free text: newlines and tabs allowed, other control characters not.
 fn text(field: &str, s: &str, max: usize) -> Result<String, ApiError> {
     if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(ApiError::invalid(format!("{field} contains control characters")));
+        return Err(ApiError::invalid(format!(
+            "{field} contains control characters"
+        )));
     }
     if s.len() > max {
-        return Err(ApiError::invalid(format!("{field} may be at most {max} bytes")));
+        return Err(ApiError::invalid(format!(
+            "{field} may be at most {max} bytes"
+        )));
     }
     Ok(s.trim().to_owned())
 }
 
 fn check_diff(diff: Diff) -> Result<Diff, ApiError> {
     if diff.fields.len() > MAX_DIFF_FIELDS {
-        return Err(ApiError::invalid(format!("diff: at most {MAX_DIFF_FIELDS} fields")));
+        return Err(ApiError::invalid(format!(
+            "diff: at most {MAX_DIFF_FIELDS} fields"
+        )));
     }
     for f in &diff.fields {
         one_line("diff field path", &f.path, MAX_PATH)?;

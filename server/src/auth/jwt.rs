@@ -67,7 +67,13 @@ pub enum JwtError {
 }
 
 /// Signs a token for `service` that lives `lifetime` seconds from `now`.
-pub fn issue(key: &Keypair, service: &Did, now: i64, lifetime: i64, jti: String) -> anyhow::Result<String> {
+pub fn issue(
+    key: &Keypair,
+    service: &Did,
+    now: i64,
+    lifetime: i64,
+    jti: String,
+) -> anyhow::Result<String> {
     sign(
         key,
         &Claims {
@@ -150,7 +156,10 @@ mod tests {
     };
 
     fn keys() -> (Keypair, Did) {
-        (Keypair::from_seed(&[1; 32]), Keypair::from_seed(&[9; 32]).did())
+        (
+            Keypair::from_seed(&[1; 32]),
+            Keypair::from_seed(&[9; 32]).did(),
+        )
     }
 
     #[test]
@@ -170,10 +179,22 @@ mod tests {
         let other = Keypair::from_seed(&[3; 32]).did();
         let t = |now, life| issue(&key, &service, now, life, "j".into()).unwrap();
         let for_other = issue(&key, &other, NOW, 60, "j".into()).unwrap();
-        assert!(matches!(verify(&for_other, &service, RULES), Err(JwtError::WrongAudience(_))));
-        assert_eq!(verify(&t(NOW - 400, 300), &service, RULES), Err(JwtError::Expired));
-        assert_eq!(verify(&t(NOW + 120, 60), &service, RULES), Err(JwtError::NotYetValid));
-        assert_eq!(verify(&t(NOW, 3600), &service, RULES), Err(JwtError::TooLong(300)));
+        assert!(matches!(
+            verify(&for_other, &service, RULES),
+            Err(JwtError::WrongAudience(_))
+        ));
+        assert_eq!(
+            verify(&t(NOW - 400, 300), &service, RULES),
+            Err(JwtError::Expired)
+        );
+        assert_eq!(
+            verify(&t(NOW + 120, 60), &service, RULES),
+            Err(JwtError::NotYetValid)
+        );
+        assert_eq!(
+            verify(&t(NOW, 3600), &service, RULES),
+            Err(JwtError::TooLong(300))
+        );
         // Within the skew either way is fine.
         assert!(verify(&t(NOW + 20, 60), &service, RULES).is_ok());
     }
@@ -198,7 +219,10 @@ mod tests {
             &EncodingKey::from_ed_der(&der),
         )
         .unwrap();
-        assert_eq!(verify(&forged, &service, RULES), Err(JwtError::BadSignature));
+        assert_eq!(
+            verify(&forged, &service, RULES),
+            Err(JwtError::BadSignature)
+        );
     }
 
     #[test]
@@ -218,7 +242,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(verify(&hs, &service, RULES), Err(JwtError::BadSignature));
-        assert_eq!(verify("not.a.jwt", &service, RULES), Err(JwtError::Malformed));
-        assert_eq!(verify(&"a".repeat(5000), &service, RULES), Err(JwtError::Malformed));
+        assert_eq!(
+            verify("not.a.jwt", &service, RULES),
+            Err(JwtError::Malformed)
+        );
+        assert_eq!(
+            verify(&"a".repeat(5000), &service, RULES),
+            Err(JwtError::Malformed)
+        );
     }
 }

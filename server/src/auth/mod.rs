@@ -51,7 +51,8 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<jwt::Verified, 
         max_lifetime: secs(state.config.auth.max_token_lifetime.0),
         skew: secs(state.config.auth.clock_skew.0),
     };
-    jwt::verify(token.trim(), &state.service_did(), rules).map_err(|e| ApiError::unauthorized(e.to_string()))
+    jwt::verify(token.trim(), &state.service_did(), rules)
+        .map_err(|e| ApiError::unauthorized(e.to_string()))
 }
 
 fn secs(s: u64) -> i64 {
@@ -67,7 +68,9 @@ async fn consume(state: &AppState, v: &jwt::Verified) -> Result<(), ApiError> {
     if fresh {
         Ok(())
     } else {
-        Err(ApiError::unauthorized("this token was already used; sign a new one per call"))
+        Err(ApiError::unauthorized(
+            "this token was already used; sign a new one per call",
+        ))
     }
 }
 
@@ -99,11 +102,10 @@ impl FromRequestParts<AppState> for AgentCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let v = authenticate(parts, state).await?;
-        let agent = state
-            .store
-            .agent_by_did(&v.did)
-            .await?
-            .ok_or_else(|| ApiError::forbidden(format!("{} is not a registered agent", v.did)))?;
+        let agent =
+            state.store.agent_by_did(&v.did).await?.ok_or_else(|| {
+                ApiError::forbidden(format!("{} is not a registered agent", v.did))
+            })?;
         consume(state, &v).await?;
         Ok(AgentCaller(agent))
     }
@@ -134,7 +136,11 @@ impl FromRequestParts<AppState> for Approver {
         } else {
             match state.store.device_by_did(&v.did).await? {
                 Some(device) => Approver::Device(device),
-                None => return Err(ApiError::forbidden("only the owner or a paired device may do this")),
+                None => {
+                    return Err(ApiError::forbidden(
+                        "only the owner or a paired device may do this",
+                    ));
+                }
             }
         };
         consume(state, &v).await?;
@@ -162,7 +168,10 @@ impl FromRequestParts<AppState> for Caller {
         } else if let Some(device) = state.store.device_by_did(&v.did).await? {
             Caller::Device(device)
         } else {
-            return Err(ApiError::forbidden(format!("{} is not known to this service", v.did)));
+            return Err(ApiError::forbidden(format!(
+                "{} is not known to this service",
+                v.did
+            )));
         };
         consume(state, &v).await?;
         Ok(caller)

@@ -14,8 +14,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
 use super::sqlite::rows::{self, Columns};
 use super::{
-    Agent, Approval, CreateLimits, Denial, Device, Pairing, Request, RequestFilter, Result,
-    Store, StoreError, Timestamp,
+    Agent, Approval, CreateLimits, Denial, Device, Pairing, Request, RequestFilter, Result, Store,
+    StoreError, Timestamp,
 };
 
 /// Connections in the pool.

@@ -17,8 +17,8 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    Agent, Approval, CreateLimits, Denial, Device, Pairing, Request, RequestFilter, Result,
-    Store, StoreError, Timestamp,
+    Agent, Approval, CreateLimits, Denial, Device, Pairing, Request, RequestFilter, Result, Store,
+    StoreError, Timestamp,
 };
 use rows::Columns;
 
@@ -273,7 +273,42 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use super::{frame, unframe};
+    use sqlx::Row;
+
+    use super::{SqliteStore, frame, unframe};
+    use crate::store::Store;
+
+    #[tokio::test]
+    async fn connections_are_durable_and_checked() {
+        let dir = std::env::temp_dir().join(format!("cs_sqlite_pragmas_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite:{}", dir.join("new.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let journal: String = sqlx::query("PRAGMA journal_mode")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(journal, "wal");
+        for (pragma, expected) in [("synchronous", 2), ("foreign_keys", 1)] {
+            let value: i64 = sqlx::query(&format!("PRAGMA {pragma}"))
+                .fetch_one(&store.pool)
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(value, expected, "{pragma}"); // synchronous 2 = FULL
+        }
+        drop(store);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn in_memory_databases_keep_their_schema() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        store.ping().await.unwrap();
+        assert!(!store.is_revoked("bafy").await.unwrap());
+        assert_eq!(store.list_agents().await.unwrap(), Vec::new());
+    }
 
     #[test]
     fn token_frames_round_trip() {

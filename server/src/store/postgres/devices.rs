@@ -97,7 +97,7 @@ pub(super) async fn confirm_pairing(pool: &PgPool, id: &str, device: &Device) ->
 }
 
 /// Marks the device removed and revokes its standing delegations, in one transaction.
-/// Returns the device as it was before (not removed).
+/// Returns the device as now stored, `removed_at` set (what the API shows).
 pub(super) async fn remove_device(pool: &PgPool, id: &str, now: Timestamp) -> Result<Device> {
     let mut tx = pool.begin().await?;
     let found = sqlx::query(
@@ -107,7 +107,7 @@ pub(super) async fn remove_device(pool: &PgPool, id: &str, now: Timestamp) -> Re
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let mut device = match found {
+    let device = match found {
         Some(row) => rows::device(&row)?,
         None => return Err(StoreError::NotFound),
     };
@@ -123,6 +123,5 @@ pub(super) async fn remove_device(pool: &PgPool, id: &str, now: Timestamp) -> Re
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    device.removed_at = None;
     Ok(device)
 }

@@ -38,14 +38,13 @@ pub(super) async fn create(pool: &PgPool, r: &Request, limits: CreateLimits) -> 
     if pending >= i64::from(limits.max_pending) {
         return Err(StoreError::TooManyPending);
     }
-    let recent = sqlx::query(
-        "SELECT COUNT(*) AS n FROM requests WHERE agent_did = $1 AND created_at > $2",
-    )
-    .bind(&agent)
-    .bind(r.created_at.saturating_sub(60))
-    .fetch_one(&mut *tx)
-    .await?
-    .int("n")?;
+    let recent =
+        sqlx::query("SELECT COUNT(*) AS n FROM requests WHERE agent_did = $1 AND created_at > $2")
+            .bind(&agent)
+            .bind(r.created_at.saturating_sub(60))
+            .fetch_one(&mut *tx)
+            .await?
+            .int("n")?;
     if recent >= i64::from(limits.rate_per_min) {
         return Err(StoreError::RateLimited);
     }

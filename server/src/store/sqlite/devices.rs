@@ -96,7 +96,7 @@ pub(super) async fn confirm_pairing(pool: &SqlitePool, id: &str, device: &Device
 }
 
 /// Marks the device removed and revokes its standing delegations, in one transaction.
-/// Returns the device as it was before (not removed).
+/// Returns the device as now stored, `removed_at` set (what the API shows).
 pub(super) async fn remove_device(pool: &SqlitePool, id: &str, now: Timestamp) -> Result<Device> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let found = sqlx::query(
@@ -106,7 +106,7 @@ pub(super) async fn remove_device(pool: &SqlitePool, id: &str, now: Timestamp) -
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let mut device = match found {
+    let device = match found {
         Some(row) => rows::device(&row)?,
         None => return Err(StoreError::NotFound),
     };
@@ -123,6 +123,5 @@ pub(super) async fn remove_device(pool: &SqlitePool, id: &str, now: Timestamp) -
         .await?;
     }
     tx.commit().await?;
-    device.removed_at = None;
     Ok(device)
 }

@@ -136,7 +136,10 @@ pub(in crate::store) fn request(row: &impl Columns) -> Result<Request> {
         id: row.text("id")?,
         agent_name: row.text("agent_name")?,
         agent_did: did(row, "agent_did")?,
-        command: row.text("command")?.parse().map_err(|_| corrupt("command"))?,
+        command: row
+            .text("command")?
+            .parse()
+            .map_err(|_| corrupt("command"))?,
         subject: did(row, "subject")?,
         args: opt_json(row, "args")?,
         policy: json(row, "policy")?,

@@ -1,0 +1,121 @@
+//! `countersign serve`: run the approval service.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use clap::Args;
+use countersign_server::clock::SystemClock;
+use countersign_server::config::Config;
+use countersign_server::state::AppState;
+use countersign_server::{setup, store};
+use tracing_subscriber::EnvFilter;
+
+use crate::output::{Output, print_json};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A TOML configuration file (see `countersign config example`). `COUNTERSIGN_…`
+    /// environment variables override it.
+    #[arg(long, env = "COUNTERSIGN_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    pub fn run(self, output: Output) -> anyhow::Result<ExitCode> {
+        init_logging()?;
+        let config = Config::load(self.config.as_deref())?;
+        let (owner, created_owner) = setup::resolve_owner(&config.owner)?;
+        if let Some(path) = created_owner {
+            eprintln!(
+                "no owner was configured: created the owner key {} on this machine",
+                path.display()
+            );
+        }
+        setup::private_dir(&config.data_dir)?;
+        let key_path = config.data_dir.join("service.pem");
+        let (key, created_key) = setup::load_or_create_key(&key_path)?;
+        if created_key {
+            eprintln!("created the service key {}", key_path.display());
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        runtime.block_on(async move {
+            let url = config.database_url();
+            let store = store::open(&url)
+                .await
+                .map_err(|e| anyhow!("cannot open the database {}: {e}", store::redact(&url)))?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.listen))?;
+            let listen = listener.local_addr().unwrap_or(config.listen);
+            let service = key.did();
+            let approver_url = format!("{}/", config.public_url.trim_end_matches('/'));
+            match output {
+                Output::Text => {
+                    println!("countersign service listening on http://{listen}");
+                    println!("  service DID   {service}");
+                    println!("  owner DID     {owner}");
+                    println!("  approver app  {approver_url}");
+                    println!("pair the first approver device with: countersign device pair");
+                }
+                Output::Json => print_json(&serde_json::json!({
+                    "listen": listen.to_string(),
+                    "service": service.to_string(),
+                    "owner": owner.to_string(),
+                    "approver_url": approver_url,
+                })),
+            }
+            let state = AppState::new(store, key, owner, config, Arc::new(SystemClock));
+            countersign_server::serve(listener, state, shutdown_signal())
+                .await
+                .context("the service failed")?;
+            tracing::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        })
+    }
+}
+
+/// Logs to standard error, filtered by `COUNTERSIGN_LOG` (default `info`).
+fn init_logging() -> anyhow::Result<()> {
+    let filter = match std::env::var("COUNTERSIGN_LOG") {
+        Ok(directives) => EnvFilter::try_new(&directives)
+            .with_context(|| format!("COUNTERSIGN_LOG={directives:?}"))?,
+        Err(_) => EnvFilter::new("info"),
+    };
+    // Already set (it cannot be, in the binary) is not worth failing over.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

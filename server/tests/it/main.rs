@@ -1,0 +1,7 @@
+//! Integration tests of countersign-server, in one test binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod contract;
+mod store;
+mod support;
