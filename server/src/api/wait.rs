@@ -45,12 +45,13 @@ pub async fn wait(
         .unwrap_or(30)
         .min(state.config.requests.max_wait.0);
     let deadline = Instant::now() + Duration::from_secs(limit);
-    let (request, audience) = next_change(&state, &caller, &id, None, deadline).await?;
+    let (request, audience) =
+        next_change(&state, &caller, &id, Some(RequestState::Pending), deadline).await?;
     Ok(Json(RequestView::of(&request, audience)))
 }
 
-/// Waits for the request to leave `seen` (or, with `None`, just reads it), until
-/// `deadline`. Subscribes before each read so no wake-up is missed.
+/// Waits until the request's state differs from `seen` (with `None`, answers at once),
+/// or until `deadline`. Subscribes before each read so no wake-up is missed.
 async fn next_change(
     state: &AppState,
     caller: &Caller,
@@ -65,9 +66,8 @@ async fn next_change(
         notified.as_mut().enable();
         let request = current(state, id).await?;
         let audience = visible_to(caller, &request)?;
-        let changed = seen.is_none_or(|s| s != request.state);
         let now = Instant::now();
-        if request.state.is_final() || (changed && seen.is_some()) || now >= deadline {
+        if seen != Some(request.state) || now >= deadline {
             return Ok((request, audience));
         }
         let to_expiry = u64::try_from(request.expires_at - state.now()).unwrap_or(0);

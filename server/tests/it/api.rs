@@ -678,3 +678,49 @@ fn exact_policy_binds_every_field() {
         json!([["==", ".to", "a@b"], ["==", ".[\"odd key\"]", 1]])
     );
 }
+
+#[tokio::test]
+async fn the_event_stream_reports_pending_then_the_decision_and_ends() {
+    use futures_util::StreamExt;
+    use tower::ServiceExt;
+    let (app, agent, device) = scene().await;
+    let (id, view) = new_request(&app, &agent, 100).await;
+    let req = axum::http::Request::builder()
+        .uri(format!("/v1/requests/{id}/events"))
+        .header("authorization", format!("Bearer {}", app.jwt(&agent)))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut stream = resp.into_body().into_data_stream();
+    let mut text = String::new();
+    let mut approved = false;
+    let deadline = std::time::Duration::from_secs(10);
+    // Read until the stream ends; approve once the first (pending) event has arrived.
+    while let Ok(Some(chunk)) = tokio::time::timeout(deadline, stream.next()).await {
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        if !approved && text.contains("\"state\":\"pending\"") {
+            approved = true;
+            let (s, _) = app
+                .approve(
+                    &device,
+                    &id,
+                    app.approval_for(&device, &view, json!([]), 60),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK);
+        }
+    }
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let states: Vec<&str> = events
+        .iter()
+        .map(|e| e["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["pending", "approved"], "{text}");
+    assert!(events[1]["container"].is_string());
+}
