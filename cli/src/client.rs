@@ -36,7 +36,6 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 struct ServiceInfo {
     did: String,
     owner: String,
-    approver_url: String,
 }
 
 /// The service's answer to a call it refused: `{"error": {"code", "message"}}`.
@@ -70,8 +69,6 @@ pub struct Client {
     pub service: Did,
     /// The owner's DID: the subject of every capability.
     pub owner: Did,
-    /// Where the approver web app is served.
-    pub approver_url: String,
 }
 
 impl Client {
@@ -98,7 +95,6 @@ impl Client {
         Ok(Client {
             service: did(&info.did, "service")?,
             owner: did(&info.owner, "owner")?,
-            approver_url: info.approver_url,
             http,
             base,
             key,

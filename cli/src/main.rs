@@ -1,10 +1,11 @@
 //! `countersign`: issue, inspect and verify UCAN 1.0 capabilities.
 
+mod client;
 mod commands;
-mod duration;
 mod input;
 mod keyfile;
 mod output;
+mod progress;
 mod system;
 
 use std::process::ExitCode;
@@ -23,6 +24,14 @@ struct Cli {
     /// How to print results.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     output: Output,
+    /// The approval service's URL, for the commands that talk to it.
+    #[arg(
+        long,
+        global = true,
+        env = "COUNTERSIGN_SERVICE",
+        default_value = "http://127.0.0.1:8420"
+    )]
+    service: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,16 +49,46 @@ enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Decode and show every token of a token or container.
     Inspect(commands::inspect::InspectArgs),
+    /// Create this machine's owner key, if there is none.
+    Init(commands::init::InitArgs),
+    /// Run the approval service.
+    Serve(commands::serve::ServeArgs),
+    /// The service's configuration.
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
+    /// Register, list and remove agents (owner).
+    Agent(commands::agent::AgentArgs),
+    /// Pair, list and remove approver devices.
+    #[command(subcommand)]
+    Device(commands::device::DeviceCommand),
+    /// Ask the owner for a capability (agent); with --wait, wait for it.
+    Request(commands::request::RequestArgs),
+    /// Approve a request from this approver device.
+    Approve(commands::approve::ApproveArgs),
+    /// Deny a request from this approver device.
+    Deny(commands::deny::DenyArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // reqwest is built without a TLS crypto provider: use ring. Another already installed
+    // is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let service = cli.service.as_str();
     let result = match cli.command {
         Command::Key(cmd) => cmd.run(cli.output),
         Command::Delegate(args) => args.run(cli.output),
         Command::Invoke(args) => args.run(cli.output),
         Command::Verify(args) => args.run(cli.output),
         Command::Inspect(args) => args.run(cli.output),
+        Command::Init(args) => args.run(cli.output),
+        Command::Serve(args) => args.run(cli.output),
+        Command::Config(cmd) => cmd.run(),
+        Command::Agent(args) => args.run(cli.output, service),
+        Command::Device(cmd) => cmd.run(cli.output, service),
+        Command::Request(args) => args.run(cli.output, service),
+        Command::Approve(args) => args.run(cli.output, service),
+        Command::Deny(args) => args.run(cli.output, service),
     };
     match result {
         Ok(code) => code,

@@ -43,9 +43,7 @@ enum AgentCommand {
     /// List the registered agents.
     List,
     /// Remove an agent; it can ask for nothing more.
-    Remove {
-        name: String,
-    },
+    Remove { name: String },
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,7 +13,6 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::client::{self, Client, segment, typed};
-use crate::commands::delegate::parse_policy;
 use crate::output::{Output, clean, date, print_json};
 use crate::{keyfile, system};
 
@@ -52,7 +51,14 @@ impl ApproveArgs {
     pub fn run(self, output: Output, service: &str) -> anyhow::Result<ExitCode> {
         let key = keyfile::device(self.key.as_deref())?;
         let id = segment(&self.request, "request id")?;
-        let narrowing = parse_policy(self.narrow_policy.as_deref()).context("--narrow-policy")?;
+        let narrowing = match &self.narrow_policy {
+            Some(text) => {
+                let value: Json =
+                    serde_json::from_str(text).context("--narrow-policy: not JSON")?;
+                policy(&value).context("--narrow-policy")?
+            }
+            None => Policy::default(),
+        };
         let shorter = self
             .expires_in
             .as_deref()
@@ -74,10 +80,7 @@ impl ApproveArgs {
                 .cmd
                 .parse()
                 .context("the request's command is invalid")?;
-            let requested = json::from_json(&request.policy)
-                .ok()
-                .and_then(|v| Policy::parse(&v, &PolicyLimits::default()).ok())
-                .context("the request's policy is invalid")?;
+            let requested = policy(&request.policy).context("the request's policy")?;
             let mut statements = requested.statements().to_vec();
             statements.extend(narrowing.statements().iter().cloned());
             let lifetime = shorter.map_or(request.lifetime, |s| s.min(request.lifetime));
@@ -105,4 +108,11 @@ impl ApproveArgs {
             Ok(ExitCode::SUCCESS)
         })
     }
+}
+
+fn policy(value: &Json) -> anyhow::Result<Policy> {
+    Ok(Policy::parse(
+        &json::from_json(value)?,
+        &PolicyLimits::default(),
+    )?)
 }

@@ -8,10 +8,11 @@ use clap::Args;
 use countersign_core::container::Container;
 use countersign_core::policy::{Policy, PolicyLimits};
 use countersign_core::{Command, DelegationBuilder, Did, json};
+use countersign_server::duration;
 use data_encoding::BASE64;
 
 use crate::output::{Output, print_json};
-use crate::{duration, input, keyfile, system};
+use crate::{input, keyfile, system};
 
 #[derive(Debug, Args)]
 pub struct DelegateArgs {

@@ -8,10 +8,11 @@ use clap::Args;
 use countersign_core::container::Container;
 use countersign_core::validate::{Limits, TokenRef, Validator};
 use countersign_core::{Cid, Command, Delegation, Did, InvocationBuilder};
+use countersign_server::duration;
 
 use super::delegate::parse_map;
 use crate::output::{Output, print_json};
-use crate::{duration, input, keyfile, system};
+use crate::{input, keyfile, system};
 
 #[derive(Debug, Args)]
 pub struct InvokeArgs {

@@ -1,7 +1,15 @@
 //! One module per subcommand, each with its arguments and its `run`.
 
+pub mod agent;
+pub mod approve;
+pub mod config;
 pub mod delegate;
+pub mod deny;
+pub mod device;
+pub mod init;
 pub mod inspect;
 pub mod invoke;
 pub mod key;
+pub mod request;
+pub mod serve;
 pub mod verify;

@@ -5,6 +5,7 @@
 
 mod model;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -23,7 +24,7 @@ pub enum StoreError {
     #[error("already exists")]
     AlreadyExists,
     /// The record is not in a state that allows the change (e.g. already decided).
-    #[error("the request is {}", .0.as_str())]
+    #[error("the request is {0}")]
     NotPending(RequestState),
     /// The pairing is not open/claimed as the change requires, or its code expired.
     #[error("pairing is not available")]
@@ -88,7 +89,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The active (not removed) device with this key.
     async fn device_by_did(&self, did: &Did) -> Result<Option<Device>>;
     /// Marks a device removed and records its standing delegations as revoked, in one
-    /// transaction; returns the device as it was.
+    /// transaction; returns the device with `removed_at` set.
     async fn remove_device(&self, id: &str, now: Timestamp) -> Result<Device>;
 
     // Requests.

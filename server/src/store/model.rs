@@ -120,6 +120,12 @@ impl RequestState {
     }
 }
 
+impl std::fmt::Display for RequestState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An agent's request for a capability, and what became of it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Request {

@@ -12,7 +12,7 @@ use countersign_core::Did;
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
-use super::sqlite::rows::{self, Columns};
+use super::rows::{self, Columns};
 use super::{
     Agent, Approval, CreateLimits, Denial, Device, Pairing, Request, RequestFilter, Result, Store,
     StoreError, Timestamp,

@@ -3,7 +3,6 @@
 
 mod devices;
 mod requests;
-pub(super) mod rows;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,11 +15,11 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
+use super::rows::{self, Columns};
 use super::{
     Agent, Approval, CreateLimits, Denial, Device, Pairing, Request, RequestFilter, Result, Store,
     StoreError, Timestamp,
 };
-use rows::Columns;
 
 /// Connections in the pool of a database file (writes are serialized by SQLite anyway).
 const POOL_SIZE: u32 = 4;

@@ -54,7 +54,10 @@ impl DeviceCommand {
             DeviceCommand::List { key } => {
                 let key = keyfile::owner(key.as_deref())?;
                 let answer = client::runtime()?.block_on(async {
-                    Client::connect(service, key).await?.get("/v1/devices").await
+                    Client::connect(service, key)
+                        .await?
+                        .get("/v1/devices")
+                        .await
                 })?;
                 match output {
                     Output::Json => print_json(&answer),
@@ -76,9 +79,8 @@ impl DeviceCommand {
             DeviceCommand::Remove { id, key } => {
                 let key = keyfile::owner(key.as_deref())?;
                 let path = format!("/v1/devices/{}", segment(&id, "device id")?);
-                let answer = client::runtime()?.block_on(async {
-                    Client::connect(service, key).await?.delete(&path).await
-                })?;
+                let answer = client::runtime()?
+                    .block_on(async { Client::connect(service, key).await?.delete(&path).await })?;
                 match output {
                     Output::Json => print_json(&answer),
                     Output::Text => {

@@ -132,11 +132,9 @@ impl PairArgs {
             clean(&device_name)
         ));
         say(&format!("verification code: {verification}"));
-        if !self.yes {
-            if !progress::ask_yes("Does the device show the same code?")? {
-                eprintln!("not confirmed: the device was not paired");
-                return Ok(ExitCode::from(1));
-            }
+        if !self.yes && !progress::ask_yes("Does the device show the same code?")? {
+            eprintln!("not confirmed: the device was not paired");
+            return Ok(ExitCode::from(1));
         }
 
         let now = system::now();
@@ -149,7 +147,10 @@ impl PairArgs {
                 .sign(client.key(), &mut system::nonces()?);
             delegations.push(BASE64.encode(&signed.bytes));
         }
-        let confirm = format!("/v1/pairings/{}/confirm", segment(&pairing.id, "pairing id")?);
+        let confirm = format!(
+            "/v1/pairings/{}/confirm",
+            segment(&pairing.id, "pairing id")?
+        );
         let confirmed: Confirmed = runtime.block_on(async {
             typed(
                 client

@@ -158,11 +158,3 @@ pub(in crate::store) fn request(row: &impl Columns) -> Result<Request> {
         chain: row.tokens("chain")?,
     })
 }
-
-// TEMPORARY: `StoreError::NotPending` displays a `RequestState`, which model.rs does not
-// implement `Display` for yet; remove once it does.
-impl std::fmt::Display for RequestState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
