@@ -49,6 +49,14 @@ impl Did {
         self.verifying_key().map_or(true, |k| k.is_weak())
     }
 
+    /// Checks an Ed25519 signature by this principal with `verify_strict`.
+    pub fn verifies(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        self.verifying_key().is_ok_and(|k| {
+            k.verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature))
+                .is_ok()
+        })
+    }
+
     /// Decompresses the public key for a signature check.
     pub fn verifying_key(&self) -> Result<VerifyingKey, DidError> {
         VerifyingKey::from_bytes(&self.0).map_err(|_| DidError::InvalidKey(self.to_string()))

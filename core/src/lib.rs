@@ -16,6 +16,7 @@ mod fields;
 pub mod invocation;
 pub mod json;
 pub mod keys;
+pub mod revocation;
 pub mod policy;
 pub mod sample;
 pub mod token;

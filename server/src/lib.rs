@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod approval;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -91,6 +91,8 @@ pub enum RequestState {
     Denied,
     Expired,
     Withdrawn,
+    /// Cancelled by the kill switch.
+    Cancelled,
 }
 
 impl RequestState {
@@ -101,6 +103,7 @@ impl RequestState {
             RequestState::Denied => "denied",
             RequestState::Expired => "expired",
             RequestState::Withdrawn => "withdrawn",
+            RequestState::Cancelled => "cancelled",
         }
     }
 
@@ -111,6 +114,7 @@ impl RequestState {
             "denied" => Some(RequestState::Denied),
             "expired" => Some(RequestState::Expired),
             "withdrawn" => Some(RequestState::Withdrawn),
+            "cancelled" => Some(RequestState::Cancelled),
             _ => None,
         }
     }
@@ -170,6 +174,9 @@ pub struct Approval {
     /// CID (text) and expiry of the token issued to the agent.
     pub issued_cid: String,
     pub issued_expires_at: Timestamp,
+    /// The tokens of the chain, recorded (with who may revoke each) in the same
+    /// transaction.
+    pub tokens: Vec<TokenRecord>,
 }
 
 /// A denial, ready to commit.
@@ -194,4 +201,109 @@ pub struct RequestFilter {
     pub state: Option<RequestState>,
     pub agent_did: Option<Did>,
     pub limit: u32,
+}
+
+/// An audit event, appended to the hash-chained log in the same transaction as the change
+/// it records.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEvent {
+    pub at: Timestamp,
+    /// One of `crate::audit::kind`.
+    pub kind: String,
+    /// Who caused it: a DID, or `service`.
+    pub actor: String,
+    /// What it is about: a request id, a CID, an agent name…
+    pub subject: String,
+    pub data: Json,
+}
+
+impl AuditEvent {
+    pub fn new(at: Timestamp, kind: &str, actor: impl ToString, subject: impl Into<String>, data: Json) -> Self {
+        AuditEvent {
+            at,
+            kind: kind.to_owned(),
+            actor: actor.to_string(),
+            subject: subject.into(),
+            data,
+        }
+    }
+}
+
+/// A revoked CID as the feed publishes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevokedEntry {
+    /// Strictly increasing position in the feed.
+    pub cursor: i64,
+    pub cid: String,
+    pub revoked_at: Timestamp,
+    pub revoked_by: String,
+    pub reason: String,
+    /// The signed record (JSON), when a principal revoked it.
+    pub record: Option<String>,
+}
+
+/// A token the service stored or issued, and who may revoke it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenRecord {
+    pub cid: String,
+    /// `standing`, `approval`, `issued`, `auto`.
+    pub kind: String,
+    pub issuer: Did,
+    pub audience: Did,
+    pub command: String,
+    pub request_id: Option<String>,
+    pub agent_did: Option<Did>,
+    pub issued_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    /// Every issuer in the token's chain, root first: each may revoke it.
+    pub revokers: Vec<Did>,
+    pub revoked_at: Option<Timestamp>,
+    pub bytes: Vec<u8>,
+}
+
+/// Whom the kill switch targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KillTarget {
+    Agent(Did),
+    All,
+}
+
+/// What one pull of the kill switch touched.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KillReport {
+    pub tokens_revoked: u64,
+    pub requests_cancelled: u64,
+}
+
+/// An owner → service standing delegation for low-risk commands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutoApproval {
+    pub cid: String,
+    pub command: String,
+    pub bytes: Vec<u8>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub removed_at: Option<Timestamp>,
+}
+
+/// k approvals from distinct devices for a command prefix, optionally only when a policy
+/// matches the request's args.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuorumRule {
+    pub id: String,
+    pub command: String,
+    /// Policy statements (JSON); empty means always.
+    pub when: Json,
+    pub approvals: u32,
+    pub created_at: Timestamp,
+}
+
+/// One device's approval of a request that waits for a quorum.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartialApproval {
+    pub request_id: String,
+    pub device: Did,
+    pub envelope: Vec<u8>,
+    pub standing: Vec<u8>,
+    pub at: Timestamp,
 }
