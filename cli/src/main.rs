@@ -1,4 +1,5 @@
-//! `countersign`: issue, inspect and verify UCAN 1.0 capabilities.
+//! `countersign`: issue, inspect and verify UCAN 1.0 capabilities, and run or use the
+//! approval service through which agents ask for them and people approve.
 
 mod client;
 mod commands;

@@ -71,20 +71,23 @@ pub fn can_ask() -> bool {
     std::io::stdin().is_terminal()
 }
 
-/// Asks a yes/no question on the terminal; anything but yes is no.
-pub fn ask_yes(question: &str) -> anyhow::Result<bool> {
+/// Asks a question on the terminal; the answer, trimmed.
+pub fn ask(question: &str) -> anyhow::Result<String> {
     if !can_ask() {
         bail!("no terminal to ask on: {question}");
     }
-    eprint!("{question} [y/N] ");
+    eprint!("{question} ");
     std::io::stderr().flush().ok();
     let mut answer = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut answer)
         .context("cannot read the answer")?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
+    Ok(answer.trim().to_owned())
+}
+
+/// Asks a yes/no question on the terminal; anything but yes is no.
+pub fn ask_yes(question: &str) -> anyhow::Result<bool> {
+    let answer = ask(&format!("{question} [y/N]"))?;
+    Ok(matches!(answer.to_ascii_lowercase().as_str(), "y" | "yes"))
 }

@@ -26,6 +26,24 @@ pub struct Config {
     pub agents: AgentsConfig,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
+    pub audit: AuditConfig,
+    /// DIDs of the gateways whose receipts are accepted into the audit log.
+    pub gateways: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How often the service signs a checkpoint of the audit log.
+    pub checkpoint_every: Secs,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_every: Secs(60),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -41,6 +59,12 @@ pub struct RequestsConfig {
     pub max_lifetime: Secs,
     /// The longest a long-poll waits before answering "still pending".
     pub max_wait: Secs,
+    /// Pending requests of all agents together, at most.
+    pub max_pending_total: u32,
+    /// Command prefixes whose requests need number matching.
+    pub number_matching: Vec<String>,
+    /// Agents (by name) whose requests need number matching.
+    pub number_matching_agents: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -50,6 +74,9 @@ pub struct AgentsConfig {
     pub max_pending: u32,
     /// Requests an agent may create per minute, unless set per agent.
     pub rate_per_min: u32,
+    /// This many denials within `denial_window` suspend an agent until the owner resumes it.
+    pub denials_to_suspend: u32,
+    pub denial_window: Secs,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -82,6 +109,8 @@ impl Default for Config {
             agents: AgentsConfig::default(),
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
+            audit: AuditConfig::default(),
+            gateways: Vec::new(),
         }
     }
 }
@@ -94,6 +123,9 @@ impl Default for RequestsConfig {
             default_lifetime: Secs(300),
             max_lifetime: Secs(3600),
             max_wait: Secs(60),
+            max_pending_total: 50,
+            number_matching: Vec::new(),
+            number_matching_agents: Vec::new(),
         }
     }
 }
@@ -103,6 +135,8 @@ impl Default for AgentsConfig {
         AgentsConfig {
             max_pending: 5,
             rate_per_min: 20,
+            denials_to_suspend: 3,
+            denial_window: Secs(600),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The Countersign approval service: agents request capabilities, paired devices approve
 //! them with signed UCAN delegations, and the service issues short-lived chains.
 
+pub mod actions;
 pub mod api;
 pub mod approval;
 pub mod audit;
@@ -65,6 +66,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let stopping = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // In-flight calls finish; long-polls answer with the current state at once.
+        stopping.begin_shutdown();
+    };
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await;
@@ -72,17 +79,31 @@ pub async fn serve(
     result
 }
 
-/// Expires due requests every second (waking their waiters) and prunes used JWT ids.
+/// Expires due requests every second (waking their waiters), signs an audit checkpoint
+/// whenever the log has grown and `audit.checkpoint_every` has passed, and prunes used
+/// JWT ids every minute.
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut n: u64 = 0;
+    let every = state.config.audit.checkpoint_every.0.max(1);
+    let mut seconds: u64 = 0;
+    let mut checkpointed = -1;
     loop {
         tick.tick().await;
+        seconds += 1;
         if let Err(e) = api::requests::expire_due(&state).await {
             tracing::warn!(error = %e.message, "expiring requests failed");
         }
-        n += 1;
-        if n % 60 == 0 {
+        if seconds % every == 0 {
+            match state.store.audit_head().await {
+                Ok((count, _)) if count != checkpointed => match actions::checkpoint::sign_now(&state).await {
+                    Ok(c) => checkpointed = c.count,
+                    Err(e) => tracing::warn!(error = %e.message, "signing an audit checkpoint failed"),
+                },
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reading the audit head failed"),
+            }
+        }
+        if seconds % 60 == 0 {
             if let Err(e) = state.store.prune_jtis(state.now()).await {
                 tracing::warn!(error = %e, "pruning used token ids failed");
             }

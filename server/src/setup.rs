@@ -23,8 +23,12 @@ pub fn load_or_create_key(path: &Path) -> anyhow::Result<(Keypair, bool)> {
             let mut seed = [0u8; 32];
             getrandom::getrandom(&mut seed).context("the operating system gave no randomness")?;
             let key = Keypair::from_seed(&seed);
-            write_new_private(path, key.to_pkcs8_pem()?.as_bytes())?;
-            Ok((key, true))
+            match write_new_private(path, key.to_pkcs8_pem()?.as_bytes()) {
+                Ok(()) => Ok((key, true)),
+                // Another process created it first: use that one.
+                Err(_) if path.exists() => load_or_create_key(path),
+                Err(e) => Err(e),
+            }
         }
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -41,7 +45,19 @@ pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
     }
     builder
         .create(dir)
-        .with_context(|| format!("cannot create {}", dir.display()))
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    // An existing directory keeps its mode (it may be shared, like /tmp): say so if others
+    // can read it, rather than changing it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(dir) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(dir = %dir.display(), "directory is accessible to other users; its keys are not");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes a new file with mode 0600 and syncs it; never overwrites.

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use countersign_core::{Did, Keypair};
+use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -23,6 +24,12 @@ pub struct Inner {
     pub config: Config,
     pub clock: Arc<dyn Clock>,
     pub waiters: Waiters,
+    /// Bumped whenever this process commits a revocation or an audit entry: streams wait
+    /// on these, then read the store (and re-check it periodically for other writers).
+    pub revocation_feed: watch::Sender<u64>,
+    pub audit_feed: watch::Sender<u64>,
+    /// Set when the service begins to shut down: long-polls answer and streams end.
+    pub stopping: watch::Sender<bool>,
 }
 
 impl AppState {
@@ -40,6 +47,9 @@ impl AppState {
             config,
             clock,
             waiters: Waiters::default(),
+            revocation_feed: watch::channel(0).0,
+            audit_feed: watch::channel(0).0,
+            stopping: watch::channel(false).0,
         }))
     }
 
@@ -49,6 +59,26 @@ impl AppState {
 
     pub fn service_did(&self) -> Did {
         self.0.service.did()
+    }
+
+    /// Begins shutting down: wakes every waiter and ends every stream.
+    pub fn begin_shutdown(&self) {
+        self.0.stopping.send_replace(true);
+        self.0.waiters.wake_all();
+        self.0.audit_feed.send_modify(|n| *n = n.wrapping_add(1));
+        self.0.revocation_feed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.0.stopping.borrow()
+    }
+
+    /// Tells streams that an audit entry (and, if `revoked`, a revocation) was committed.
+    pub fn announce(&self, revoked: bool) {
+        self.0.audit_feed.send_modify(|n| *n = n.wrapping_add(1));
+        if revoked {
+            self.0.revocation_feed.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 }
 

@@ -35,6 +35,13 @@ impl Waiters {
         }
     }
 
+    /// Wakes every waiter, to re-read its request.
+    pub fn wake_all(&self) {
+        for n in self.lock().values() {
+            n.notify_waiters();
+        }
+    }
+
     /// How many requests have someone waiting.
     pub fn len(&self) -> usize {
         self.lock().len()

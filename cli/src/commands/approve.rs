@@ -7,14 +7,15 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 use countersign_core::policy::{Policy, PolicyLimits};
-use countersign_core::{Command, DelegationBuilder, json};
+use countersign_core::{Command, DelegationBuilder, Map, Value, json};
+use countersign_server::approval::matching::MATCH_META;
 use data_encoding::BASE64;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::client::{self, Client, segment, typed};
 use crate::output::{Output, clean, date, print_json};
-use crate::{keyfile, system};
+use crate::{keyfile, progress, system};
 
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
@@ -26,6 +27,10 @@ pub struct ApproveArgs {
     /// Issue the capability for less than the requested lifetime, e.g. 1m.
     #[arg(long)]
     expires_in: Option<String>,
+    /// The code the agent shows, when the request needs number matching (asked on the
+    /// terminal otherwise).
+    #[arg(long = "match", value_name = "CODE")]
+    match_code: Option<String>,
     /// This device's key (default: device.pem in the CLI's configuration directory).
     #[arg(long)]
     key: Option<PathBuf>,
@@ -40,6 +45,7 @@ struct RequestView {
     summary: String,
     lifetime: u64,
     state: String,
+    match_choices: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,20 +87,30 @@ impl ApproveArgs {
                 .parse()
                 .context("the request's command is invalid")?;
             let requested = policy(&request.policy).context("the request's policy")?;
+            let picked = pick_match(request.match_choices.as_deref(), self.match_code)?;
             let mut statements = requested.statements().to_vec();
             statements.extend(narrowing.statements().iter().cloned());
             let lifetime = shorter.map_or(request.lifetime, |s| s.min(request.lifetime));
             let expiration = system::now().saturating_add(lifetime);
-            let signed = DelegationBuilder::new(client.service, Some(client.owner), cmd)
+            let mut builder = DelegationBuilder::new(client.service, Some(client.owner), cmd)
                 .policy(Policy::new(statements))
-                .expiration(Some(expiration))
-                .sign(client.key(), &mut system::nonces()?);
+                .expiration(Some(expiration));
+            if let Some(code) = picked {
+                let mut meta = Map::new();
+                meta.insert(MATCH_META, Value::String(code));
+                builder = builder.meta(meta);
+            }
+            let signed = builder.sign(client.key(), &mut system::nonces()?);
             let body = json!({ "delegation": BASE64.encode(&signed.bytes) });
             let answer = client.post(&format!("{path}/approve"), &body).await?;
             match output {
                 Output::Json => print_json(&answer),
                 Output::Text => {
                     let decided: RequestView = typed(answer)?;
+                    if decided.state == "pending" {
+                        println!("counted {id}: recorded; another device must approve too");
+                        return Ok(ExitCode::SUCCESS);
+                    }
                     println!(
                         "{} {id}: {} for {} ({}), valid until {}",
                         clean(&decided.state),
@@ -108,6 +124,30 @@ impl ApproveArgs {
             Ok(ExitCode::SUCCESS)
         })
     }
+}
+
+/// The code to sign into the approval when the request needs number matching.
+fn pick_match(choices: Option<&[String]>, given: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(choices) = choices else {
+        return Ok(None);
+    };
+    let choices: Vec<String> = choices.iter().map(|c| clean(c)).collect();
+    let listed = choices.join(", ");
+    let code = match given {
+        Some(code) => code,
+        None if progress::can_ask() => {
+            progress::ask(&format!("Which code does the agent show ({listed})?"))?
+        }
+        None => bail!(
+            "this request needs number matching: pass --match with the code the agent shows \
+             (one of {listed})"
+        ),
+    };
+    let code = code.trim().to_owned();
+    if !choices.contains(&code) {
+        bail!("{code:?} is not among the codes offered ({listed})");
+    }
+    Ok(Some(code))
 }
 
 fn policy(value: &Json) -> anyhow::Result<Policy> {

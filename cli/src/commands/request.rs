@@ -23,7 +23,7 @@ const RETRY_PAUSE: Duration = Duration::from_secs(2);
 
 /// Exit status when the request was denied.
 const DENIED: u8 = 3;
-/// Exit status when the request expired or was withdrawn.
+/// Exit status when the request expired, was withdrawn or was cancelled.
 const NOT_DECIDED: u8 = 4;
 
 #[derive(Debug, Args)]
@@ -127,7 +127,7 @@ impl RequestArgs {
                 }
                 state => {
                     if output == Output::Text {
-                        eprintln!("{}: no decision was made", clean(state));
+                        eprintln!("{}: no capability was issued", clean(state));
                     }
                     Ok(ExitCode::from(NOT_DECIDED))
                 }
@@ -179,7 +179,7 @@ fn parse_json(text: &str, flag: &str) -> anyhow::Result<Json> {
     serde_json::from_str(text).with_context(|| format!("{flag}: not valid JSON"))
 }
 
-/// Long-polls until the request is decided, expires or is withdrawn; its final view.
+/// Long-polls until the request is no longer pending; its final view.
 /// Riding out a restart of the service: failures to reach it are retried for a while.
 async fn wait_final(client: &Client, id: &str) -> anyhow::Result<Json> {
     let path = format!("/v1/requests/{id}/wait?timeout={}", WAIT.as_secs());
@@ -189,10 +189,8 @@ async fn wait_final(client: &Client, id: &str) -> anyhow::Result<Json> {
             Ok(view) => {
                 failures = 0;
                 let state: RequestView = typed(view.clone())?;
-                if matches!(
-                    state.state.as_str(),
-                    "approved" | "denied" | "expired" | "withdrawn"
-                ) {
+                // Every state but pending is final.
+                if state.state != "pending" {
                     return Ok(view);
                 }
             }

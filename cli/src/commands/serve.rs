@@ -1,8 +1,10 @@
 //! `countersign serve`: run the approval service.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use clap::Args;
@@ -13,6 +15,9 @@ use countersign_server::{setup, store};
 use tracing_subscriber::EnvFilter;
 
 use crate::output::{Output, print_json};
+
+/// How long open calls may take to finish once asked to stop.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -70,9 +75,25 @@ impl ServeArgs {
                 })),
             }
             let state = AppState::new(store, key, owner, config, Arc::new(SystemClock));
-            countersign_server::serve(listener, state, shutdown_signal())
-                .await
-                .context("the service failed")?;
+            // Stopping waits for open calls, long-polls included; not for longer than this.
+            let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
+            let shutdown = async move {
+                shutdown_signal().await;
+                let _ = stopping.send(());
+            };
+            let grace = async move {
+                if stop_requested.await.is_ok() {
+                    tokio::time::sleep(SHUTDOWN_GRACE).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                served = countersign_server::serve(listener, state, shutdown) => {
+                    served.context("the service failed")?;
+                }
+                () = grace => tracing::warn!("calls still open after {SHUTDOWN_GRACE:?}; stopping anyway"),
+            }
             tracing::info!("stopped");
             Ok(ExitCode::SUCCESS)
         })
@@ -90,6 +111,7 @@ fn init_logging() -> anyhow::Result<()> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     Ok(())
 }

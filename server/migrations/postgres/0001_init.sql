@@ -7,7 +7,8 @@ CREATE TABLE agents (
     allow        TEXT   NOT NULL,           -- JSON array of command strings
     max_pending  BIGINT NOT NULL,
     rate_per_min BIGINT NOT NULL,
-    created_at   BIGINT NOT NULL
+    created_at   BIGINT NOT NULL,
+    suspended_at BIGINT                     -- set while suspended (after repeated denials)
 );
 
 CREATE TABLE devices (
@@ -54,7 +55,7 @@ CREATE TABLE requests (
     created_at        BIGINT  NOT NULL,
     expires_at        BIGINT  NOT NULL,
     state             TEXT    NOT NULL
-        CHECK (state IN ('pending', 'approved', 'denied', 'expired', 'withdrawn')),
+        CHECK (state IN ('pending', 'approved', 'denied', 'expired', 'withdrawn', 'cancelled')),
     decided_at        BIGINT,
     decided_by        TEXT,
     denial_reason     TEXT,
@@ -67,10 +68,15 @@ CREATE INDEX requests_agent_created ON requests (agent_did, created_at, seq);
 CREATE INDEX requests_state_created ON requests (state, created_at, seq);
 CREATE INDEX requests_state_expires ON requests (state, expires_at);
 
+-- The revocation feed: `cursor` is its strictly increasing position (rows are inserted
+-- under the log's advisory lock, so cursors commit in order).
 CREATE TABLE revocations (
-    cid        TEXT   PRIMARY KEY,
-    revoked_at BIGINT NOT NULL,
-    reason     TEXT   NOT NULL
+    cursor     BIGSERIAL PRIMARY KEY,
+    cid        TEXT      NOT NULL UNIQUE,
+    revoked_at BIGINT    NOT NULL,
+    revoked_by TEXT      NOT NULL,         -- a DID, or `owner`
+    reason     TEXT      NOT NULL,
+    record     TEXT                         -- the signed revocation record (JSON), if any
 );
 
 CREATE TABLE used_jtis (
@@ -80,3 +86,75 @@ CREATE TABLE used_jtis (
     PRIMARY KEY (issuer, jti)
 );
 CREATE INDEX used_jtis_expires ON used_jtis (expires_at);
+
+-- Tokens the service stored or issued, and who may revoke each.
+CREATE TABLE tokens (
+    cid        TEXT   PRIMARY KEY,
+    kind       TEXT   NOT NULL,             -- standing, approval, issued, auto, …
+    issuer     TEXT   NOT NULL,
+    audience   TEXT   NOT NULL,
+    command    TEXT   NOT NULL,
+    request_id TEXT,
+    agent_did  TEXT,
+    issued_at  BIGINT NOT NULL,
+    expires_at BIGINT,
+    revokers   TEXT   NOT NULL,             -- JSON array of DIDs, root first
+    bytes      BYTEA  NOT NULL
+);
+CREATE INDEX tokens_agent_issued ON tokens (agent_did, issued_at);
+CREATE INDEX tokens_kind_issued ON tokens (kind, issued_at);
+
+-- The hash-chained audit log: seq 1, 2, 3… without gaps; hashes are hex.
+CREATE TABLE audit (
+    seq     BIGINT PRIMARY KEY,
+    at      BIGINT NOT NULL,
+    kind    TEXT   NOT NULL,
+    actor   TEXT   NOT NULL,
+    subject TEXT   NOT NULL,
+    data    TEXT   NOT NULL,                -- JSON
+    prev    TEXT   NOT NULL,
+    hash    TEXT   NOT NULL
+);
+
+-- Signed statements of the log's length and head.
+CREATE TABLE checkpoints (
+    count     BIGINT PRIMARY KEY,
+    head      TEXT   NOT NULL,
+    at        BIGINT NOT NULL,
+    signature TEXT   NOT NULL
+);
+
+-- Kill switches in force: `target` is an agent DID, or `all`.
+CREATE TABLE kills (
+    target    TEXT   PRIMARY KEY,
+    killed_at BIGINT NOT NULL
+);
+
+-- Owner → service standing delegations for low-risk commands.
+CREATE TABLE auto_approvals (
+    cid        TEXT   PRIMARY KEY,
+    command    TEXT   NOT NULL,
+    bytes      BYTEA  NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    removed_at BIGINT
+);
+
+-- k approvals from distinct devices for a command prefix.
+CREATE TABLE quorum_rules (
+    id         TEXT   PRIMARY KEY,
+    command    TEXT   NOT NULL,
+    "when"     TEXT   NOT NULL,             -- JSON policy statements; [] means always
+    approvals  BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+-- Devices' approvals of requests that wait for a quorum: one per device.
+CREATE TABLE partial_approvals (
+    request_id TEXT   NOT NULL REFERENCES requests (id),
+    device_did TEXT   NOT NULL,
+    envelope   BYTEA  NOT NULL,
+    standing   BYTEA  NOT NULL,
+    at         BIGINT NOT NULL,
+    PRIMARY KEY (request_id, device_did)
+);

@@ -7,7 +7,8 @@ CREATE TABLE agents (
     allow        TEXT    NOT NULL,          -- JSON array of command strings
     max_pending  INTEGER NOT NULL,
     rate_per_min INTEGER NOT NULL,
-    created_at   INTEGER NOT NULL
+    created_at   INTEGER NOT NULL,
+    suspended_at INTEGER                    -- set while suspended (after repeated denials)
 );
 
 CREATE TABLE devices (
@@ -54,7 +55,7 @@ CREATE TABLE requests (
     created_at        INTEGER NOT NULL,
     expires_at        INTEGER NOT NULL,
     state             TEXT    NOT NULL
-        CHECK (state IN ('pending', 'approved', 'denied', 'expired', 'withdrawn')),
+        CHECK (state IN ('pending', 'approved', 'denied', 'expired', 'withdrawn', 'cancelled')),
     decided_at        INTEGER,
     decided_by        TEXT,
     denial_reason     TEXT,
@@ -67,10 +68,14 @@ CREATE INDEX requests_agent_created ON requests (agent_did, created_at);
 CREATE INDEX requests_state_created ON requests (state, created_at);
 CREATE INDEX requests_state_expires ON requests (state, expires_at);
 
+-- The revocation feed: `cursor` is its strictly increasing position.
 CREATE TABLE revocations (
-    cid        TEXT    PRIMARY KEY,
+    cursor     INTEGER PRIMARY KEY AUTOINCREMENT,
+    cid        TEXT    NOT NULL UNIQUE,
     revoked_at INTEGER NOT NULL,
-    reason     TEXT    NOT NULL
+    revoked_by TEXT    NOT NULL,           -- a DID, or `owner`
+    reason     TEXT    NOT NULL,
+    record     TEXT                         -- the signed revocation record (JSON), if any
 );
 
 CREATE TABLE used_jtis (
@@ -80,3 +85,75 @@ CREATE TABLE used_jtis (
     PRIMARY KEY (issuer, jti)
 );
 CREATE INDEX used_jtis_expires ON used_jtis (expires_at);
+
+-- Tokens the service stored or issued, and who may revoke each.
+CREATE TABLE tokens (
+    cid        TEXT    PRIMARY KEY,
+    kind       TEXT    NOT NULL,            -- standing, approval, issued, auto, …
+    issuer     TEXT    NOT NULL,
+    audience   TEXT    NOT NULL,
+    command    TEXT    NOT NULL,
+    request_id TEXT,
+    agent_did  TEXT,
+    issued_at  INTEGER NOT NULL,
+    expires_at INTEGER,
+    revokers   TEXT    NOT NULL,            -- JSON array of DIDs, root first
+    bytes      BLOB    NOT NULL
+);
+CREATE INDEX tokens_agent_issued ON tokens (agent_did, issued_at);
+CREATE INDEX tokens_kind_issued ON tokens (kind, issued_at);
+
+-- The hash-chained audit log: seq 1, 2, 3… without gaps; hashes are hex.
+CREATE TABLE audit (
+    seq     INTEGER PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    kind    TEXT    NOT NULL,
+    actor   TEXT    NOT NULL,
+    subject TEXT    NOT NULL,
+    data    TEXT    NOT NULL,               -- JSON
+    prev    TEXT    NOT NULL,
+    hash    TEXT    NOT NULL
+);
+
+-- Signed statements of the log's length and head.
+CREATE TABLE checkpoints (
+    count     INTEGER PRIMARY KEY,
+    head      TEXT    NOT NULL,
+    at        INTEGER NOT NULL,
+    signature TEXT    NOT NULL
+);
+
+-- Kill switches in force: `target` is an agent DID, or `all`.
+CREATE TABLE kills (
+    target    TEXT    PRIMARY KEY,
+    killed_at INTEGER NOT NULL
+);
+
+-- Owner → service standing delegations for low-risk commands.
+CREATE TABLE auto_approvals (
+    cid        TEXT    PRIMARY KEY,
+    command    TEXT    NOT NULL,
+    bytes      BLOB    NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    removed_at INTEGER
+);
+
+-- k approvals from distinct devices for a command prefix.
+CREATE TABLE quorum_rules (
+    id         TEXT    PRIMARY KEY,
+    command    TEXT    NOT NULL,
+    "when"     TEXT    NOT NULL,            -- JSON policy statements; [] means always
+    approvals  INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+-- Devices' approvals of requests that wait for a quorum: one per device.
+CREATE TABLE partial_approvals (
+    request_id TEXT    NOT NULL REFERENCES requests (id),
+    device_did TEXT    NOT NULL,
+    envelope   BLOB    NOT NULL,
+    standing   BLOB    NOT NULL,
+    at         INTEGER NOT NULL,
+    PRIMARY KEY (request_id, device_did)
+);

@@ -12,7 +12,9 @@ use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::input::JsonBody;
 use crate::state::AppState;
-use crate::store::Agent;
+use crate::audit::kind;
+use crate::store::{Agent, AuditEvent};
+use serde_json::json;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -32,7 +34,7 @@ pub struct NewAgent {
               (status = 409, body = crate::error::ErrorBody)))]
 pub async fn add(
     State(state): State<AppState>,
-    _owner: Owner,
+    Owner(owner): Owner,
     JsonBody(input): JsonBody<NewAgent>,
 ) -> Result<(StatusCode, Json<AgentView>), ApiError> {
     let name = valid_name(&input.name)?;
@@ -78,7 +80,11 @@ pub async fn add(
             .max(1),
         created_at: state.now(),
     };
-    state.store.add_agent(&agent).await.map_err(|e| match e {
+    let event = AuditEvent::new(agent.created_at, kind::AGENT_ADDED, owner, &agent.name, json!({
+        "did": agent.did.to_string(), "allow": input.allow, "max_pending": agent.max_pending,
+        "rate_per_min": agent.rate_per_min,
+    }));
+    state.store.add_agent(&agent, &[event]).await.map_err(|e| match e {
         crate::store::StoreError::AlreadyExists => ApiError::new(
             StatusCode::CONFLICT,
             "already_exists",
@@ -86,6 +92,7 @@ pub async fn add(
         ),
         other => other.into(),
     })?;
+    state.announce(false);
     Ok((StatusCode::CREATED, Json(AgentView::from(&agent))))
 }
 
@@ -104,14 +111,35 @@ pub async fn list(
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
-    _owner: Owner,
+    Owner(owner): Owner,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.remove_agent(&name).await.map_err(|e| match e {
+    let event = AuditEvent::new(state.now(), kind::AGENT_REMOVED, owner, &name, json!({}));
+    state.store.remove_agent(&name, &[event]).await.map_err(not_found)?;
+    state.announce(false);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lifts a suspension (after repeated denials) so the agent may ask again.
+#[utoipa::path(post, path = "/v1/agents/{name}/resume", tag = "agents", security(("owner" = [])),
+    params(("name" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn resume(
+    State(state): State<AppState>,
+    Owner(owner): Owner,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let event = AuditEvent::new(state.now(), kind::AGENT_SUSPENDED, owner, &name, json!({"suspended": false}));
+    state.store.resume_agent(&name, &[event]).await.map_err(not_found)?;
+    state.announce(false);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn not_found(e: crate::store::StoreError) -> ApiError {
+    match e {
         crate::store::StoreError::NotFound => ApiError::not_found("agent"),
         other => other.into(),
-    })?;
-    Ok(StatusCode::NO_CONTENT)
+    }
 }
 
 pub(super) fn valid_name(name: &str) -> Result<String, ApiError> {

@@ -1,29 +1,28 @@
 //! Decisions: a device approves with a signed delegation or denies with a signed
 //! statement; the agent may withdraw. Exactly one decision wins a race.
 
-use std::collections::HashSet;
-
 use axum::Json;
 use axum::extract::{Path, State};
-use countersign_core::Cid;
+use axum::http::StatusCode;
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::requests::current;
 use super::views::{Audience, RequestView};
-use crate::approval::{Parties, check_approval, issue_for_agent};
+use crate::actions::approve::{Outcome, approve as approve_request, ensure_pending};
+use crate::audit::kind;
 use crate::auth::{AgentCaller, DeviceCaller, jwt};
 use crate::error::ApiError;
-use crate::input::JsonBody;
+use crate::input::{self, JsonBody};
 use crate::state::AppState;
-use crate::store::{Approval, Denial, Request, RequestState};
-use crate::{ids, input};
+use crate::store::{AuditEvent, Denial, Request};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
     /// The device → service delegation, signed on the device (standard base64 of the
-    /// envelope).
+    /// envelope). With number matching, its `meta` carries `countersign/match`.
     pub delegation: String,
 }
 
@@ -36,70 +35,26 @@ pub struct DenyBody {
     pub statement: String,
 }
 
-fn pending(request: &Request, now: i64) -> Result<(), ApiError> {
-    if request.state != RequestState::Pending {
-        return Err(crate::store::StoreError::NotPending(request.state).into());
-    }
-    if now >= request.expires_at {
-        return Err(crate::store::StoreError::NotPending(RequestState::Expired).into());
-    }
-    Ok(())
-}
-
 #[utoipa::path(post, path = "/v1/requests/{id}/approve", tag = "decisions", request_body = ApproveBody,
     params(("id" = String, Path)), security(("device" = [])),
-    responses((status = 200, body = RequestView), (status = 409, body = crate::error::ErrorBody),
+    responses((status = 200, body = RequestView, description = "Approved and issued"),
+              (status = 202, body = RequestView, description = "Counted towards a quorum; still pending"),
+              (status = 409, body = crate::error::ErrorBody),
               (status = 422, body = crate::error::ErrorBody)))]
 pub async fn approve(
     State(state): State<AppState>,
     DeviceCaller(device): DeviceCaller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ApproveBody>,
-) -> Result<Json<RequestView>, ApiError> {
+) -> Result<(StatusCode, Json<RequestView>), ApiError> {
     let request = current(&state, &id).await?;
-    let now = state.now();
-    pending(&request, now)?;
-    if request.agent_did == device.did {
-        return Err(ApiError::forbidden(
-            "a requester cannot approve its own request",
-        ));
-    }
+    ensure_pending(&request, state.now())?;
     let envelope = input::base64_token(&body.delegation, "delegation")?;
-    let mut revoked = HashSet::new();
-    for bytes in &device.standing {
-        let cid = Cid::dag_cbor(bytes);
-        if state.store.is_revoked(&cid.to_string()).await? {
-            revoked.insert(cid);
-        }
-    }
-    let parties = Parties {
-        device: &device,
-        service: state.service_did(),
-        owner: state.owner,
-        now: u64::try_from(now).unwrap_or(0),
-        skew: state.config.auth.clock_skew.0,
-    };
-    let checked = check_approval(&request, &envelope, parties, |cid| revoked.contains(cid))
-        .map_err(|refusal| ApiError::refused(refusal.code(), refusal.to_string()))?;
-    let (issued, chain) = issue_for_agent(
-        &state.service,
-        request.agent_did,
-        &checked,
-        &envelope,
-        &mut ids::nonces(),
-    );
-    let approval = Approval {
-        device: device.did,
-        at: now,
-        envelope,
-        chain,
-        issued_cid: issued.cid.to_string(),
-        issued_expires_at: i64::try_from(checked.expires_at).unwrap_or(i64::MAX),
-    };
-    let decided = state.store.approve(&id, &approval).await?;
-    state.waiters.wake(&id);
-    tracing::info!(request = %id, device = %device.name, token = %issued.cid, "approved and issued");
-    Ok(Json(RequestView::of(&decided, Audience::Approver)))
+    let config = &state.config.requests;
+    Ok(match approve_request(&state, &device, &request, envelope).await? {
+        Outcome::Issued(decided) => (StatusCode::OK, Json(RequestView::of(&decided, Audience::Approver, config))),
+        Outcome::Counted { request, .. } => (StatusCode::ACCEPTED, Json(RequestView::of(&request, Audience::Approver, config))),
+    })
 }
 
 #[utoipa::path(post, path = "/v1/requests/{id}/deny", tag = "decisions", request_body = DenyBody,
@@ -114,12 +69,9 @@ pub async fn deny(
 ) -> Result<Json<RequestView>, ApiError> {
     let request = current(&state, &id).await?;
     let now = state.now();
-    pending(&request, now)?;
+    ensure_pending(&request, now)?;
     let reason = body.reason.trim();
-    if reason.is_empty()
-        || reason.chars().count() > 500
-        || reason.chars().any(|c| c.is_control() && c != '\n')
-    {
+    if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(|c| c.is_control() && c != '\n') {
         return Err(ApiError::invalid("reason: 1 to 500 characters"));
     }
     let rules = jwt::TimeRules {
@@ -142,12 +94,33 @@ pub async fn deny(
         device: device.did,
         at: now,
         reason: reason.to_owned(),
-        statement: body.statement.into_bytes(),
+        statement: body.statement.clone().into_bytes(),
     };
-    let decided = state.store.deny(&id, &denial).await?;
+    let event = AuditEvent::new(now, kind::DENIAL, device.did, &id, json!({
+        "device": device.name, "reason": reason, "statement": body.statement,
+    }));
+    let decided = state.store.deny(&id, &denial, &[event]).await?;
     state.waiters.wake(&id);
+    state.announce(false);
     tracing::info!(request = %id, device = %device.name, "denied");
-    Ok(Json(RequestView::of(&decided, Audience::Approver)))
+    suspend_if_denied_often(&state, &decided, now).await?;
+    Ok(Json(RequestView::of(&decided, Audience::Approver, &state.config.requests)))
+}
+
+/// Repeated denials of one agent suspend it until the owner resumes it.
+async fn suspend_if_denied_often(state: &AppState, denied: &Request, now: i64) -> Result<(), ApiError> {
+    let c = &state.config.agents;
+    let window = i64::try_from(c.denial_window.0).unwrap_or(i64::MAX);
+    let denials = state.store.count_denials(&denied.agent_did, now.saturating_sub(window)).await?;
+    if c.denials_to_suspend > 0 && denials >= u64::from(c.denials_to_suspend) {
+        let event = AuditEvent::new(now, kind::AGENT_SUSPENDED, "service", &denied.agent_name, json!({
+            "suspended": true, "denials": denials, "window": c.denial_window.0,
+        }));
+        state.store.suspend_agent(&denied.agent_did, &[event]).await?;
+        state.announce(false);
+        tracing::warn!(agent = %denied.agent_name, denials, "agent suspended after repeated denials");
+    }
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/v1/requests/{id}/withdraw", tag = "decisions",
@@ -162,7 +135,10 @@ pub async fn withdraw(
     if request.agent_did != agent.did {
         return Err(ApiError::not_found("request"));
     }
-    let decided = state.store.withdraw(&id, &agent.did, state.now()).await?;
+    let now = state.now();
+    let event = AuditEvent::new(now, kind::REQUEST_WITHDRAWN, agent.did, &id, json!({}));
+    let decided = state.store.withdraw(&id, &agent.did, now, &[event]).await?;
     state.waiters.wake(&id);
-    Ok(Json(RequestView::of(&decided, Audience::Requester)))
+    state.announce(false);
+    Ok(Json(RequestView::of(&decided, Audience::Requester, &state.config.requests)))
 }

@@ -6,7 +6,10 @@ use axum::extract::{Path, State};
 use super::views::DeviceView;
 use crate::auth::{DeviceCaller, Owner};
 use crate::error::ApiError;
+use crate::audit::kind;
 use crate::state::AppState;
+use crate::store::AuditEvent;
+use serde_json::json;
 
 #[utoipa::path(get, path = "/v1/devices", tag = "devices", security(("owner" = [])),
     responses((status = 200, body = Vec<DeviceView>)))]
@@ -30,16 +33,19 @@ pub async fn me(DeviceCaller(device): DeviceCaller) -> Json<DeviceView> {
     responses((status = 200, body = DeviceView), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
-    _owner: Owner,
+    Owner(owner): Owner,
     Path(id): Path<String>,
 ) -> Result<Json<DeviceView>, ApiError> {
+    let now = state.now();
+    let event = AuditEvent::new(now, kind::DEVICE_REMOVED, owner, &id, json!({}));
     let device = state
         .store
-        .remove_device(&id, state.now())
+        .remove_device(&id, now, &[event])
         .await
         .map_err(|e| match e {
             crate::store::StoreError::NotFound => ApiError::not_found("device"),
             other => other.into(),
         })?;
+    state.announce(true);
     Ok(Json(DeviceView::from(&device)))
 }

@@ -2,12 +2,18 @@
 //! `approval` and the `Store`.
 
 mod agents;
+mod audit;
+mod auto;
 mod decide;
 mod devices;
+mod kill;
 pub mod openapi;
 mod pairings;
+mod quorum;
 pub mod requests;
+mod revocations;
 mod service;
+mod tokens;
 mod views;
 mod wait;
 
@@ -24,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/openapi.json", get(openapi::serve))
         .route("/v1/agents", post(agents::add).get(agents::list))
         .route("/v1/agents/{name}", axum::routing::delete(agents::remove))
+        .route("/v1/agents/{name}/resume", post(agents::resume))
         .route("/v1/pairings", post(pairings::create))
         .route("/v1/pairings/claim", post(pairings::claim))
         .route("/v1/pairings/{id}", get(pairings::get))
@@ -38,4 +45,17 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/requests/{id}/approve", post(decide::approve))
         .route("/v1/requests/{id}/deny", post(decide::deny))
         .route("/v1/requests/{id}/withdraw", post(decide::withdraw))
+        .route("/v1/revocations", post(revocations::create).get(revocations::feed))
+        .route("/v1/revocations/events", get(revocations::events))
+        .route("/v1/tokens", get(tokens::list))
+        .route("/v1/kill", post(kill::kill))
+        .route("/v1/kill/lift", post(kill::lift))
+        .route("/v1/audit", get(audit::page))
+        .route("/v1/audit/checkpoint", post(audit::checkpoint))
+        .route("/v1/audit/events", get(audit::events))
+        .route("/v1/receipts", post(audit::receipt))
+        .route("/v1/auto-approvals", post(auto::add).get(auto::list))
+        .route("/v1/auto-approvals/{cid}", axum::routing::delete(auto::remove))
+        .route("/v1/quorum-rules", post(quorum::add).get(quorum::list))
+        .route("/v1/quorum-rules/{id}", axum::routing::delete(quorum::remove))
 }

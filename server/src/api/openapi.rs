@@ -9,12 +9,17 @@ use utoipa::{Modify, OpenApi};
     info(title = "Countersign", description = "Human-approved UCAN capabilities for AI agents."),
     paths(
         super::service::info,
-        super::agents::add, super::agents::list, super::agents::remove,
+        super::agents::add, super::agents::list, super::agents::remove, super::agents::resume,
         super::pairings::create, super::pairings::claim, super::pairings::get, super::pairings::confirm,
         super::devices::list, super::devices::me, super::devices::remove,
         super::requests::create, super::requests::list, super::requests::get,
         super::wait::wait, super::wait::events,
         super::decide::approve, super::decide::deny, super::decide::withdraw,
+        super::revocations::create, super::revocations::feed, super::revocations::events,
+        super::tokens::list, super::kill::kill, super::kill::lift,
+        super::audit::page, super::audit::checkpoint, super::audit::events, super::audit::receipt,
+        super::auto::add, super::auto::list, super::auto::remove,
+        super::quorum::add, super::quorum::list, super::quorum::remove,
     ),
     modifiers(&Security),
 )]

@@ -17,11 +17,15 @@ use crate::error::ApiError;
 use crate::input::JsonBody;
 use crate::pairing::{code_hash, verification_string};
 use crate::state::AppState;
-use crate::store::{Device, Pairing, PairingState};
+use crate::audit::kind;
+use crate::store::{AuditEvent, Device, Pairing, PairingState};
+use serde_json::json;
 use crate::{ids, input};
 
 /// How long a pairing code can be claimed.
 const CODE_LIFETIME: i64 = 600;
+/// How long after the code's expiry the owner may still confirm a claimed pairing.
+const CONFIRM_GRACE: i64 = 600;
 const DEFAULT_DEVICE_LIFETIME: u64 = 90 * 86_400;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -61,12 +65,14 @@ pub struct Claimed {
     pub pairing_id: String,
     /// Compare with what the owner's CLI shows.
     pub verification: String,
+    /// The owner must confirm before this time, or the pairing lapses.
+    pub confirm_by: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PairingView {
     pub id: String,
-    /// `open`, `claimed` or `confirmed`.
+    /// `open`, `claimed`, `confirmed`, or `expired` (not claimed, or not confirmed, in time).
     pub state: String,
     pub name: Option<String>,
     pub allow: Vec<String>,
@@ -187,6 +193,7 @@ pub async fn claim(
         .claim_pairing(&code_hash(&input.code), &device, &name, state.now())
         .await?;
     Ok(Json(Claimed {
+        confirm_by: pairing.expires_at + CONFIRM_GRACE,
         pairing_id: pairing.id,
         verification: verification_string(&input.code, &device, &state.service_did()),
     }))
@@ -204,9 +211,14 @@ pub async fn get(
         .pairing(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("pairing"))?;
+    let lapsed = match p.state {
+        PairingState::Open => state.now() >= p.expires_at,
+        PairingState::Claimed => state.now() >= p.expires_at + CONFIRM_GRACE,
+        PairingState::Confirmed => false,
+    };
     Ok(Json(PairingView {
         id: p.id,
-        state: p.state.as_str().to_owned(),
+        state: if lapsed { "expired" } else { p.state.as_str() }.to_owned(),
         name: p.name,
         allow: p.allow.iter().map(ToString::to_string).collect(),
         policy: p.policy,
@@ -223,7 +235,7 @@ pub async fn get(
     responses((status = 200, body = Confirmed), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn confirm(
     State(state): State<AppState>,
-    _owner: Owner,
+    Owner(owner): Owner,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<Confirm>,
 ) -> Result<Json<Confirmed>, ApiError> {
@@ -239,6 +251,13 @@ pub async fn confirm(
             "the pairing has not been claimed by a device, or is already confirmed",
         ));
     };
+    if state.now() >= p.expires_at + CONFIRM_GRACE {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "pairing_unavailable",
+            "the pairing lapsed before it was confirmed; start again with a new code",
+        ));
+    }
     if input.delegations.is_empty() || input.delegations.len() > 32 {
         return Err(ApiError::invalid("delegations: give 1 to 32"));
     }
@@ -288,7 +307,24 @@ pub async fn confirm(
         created_at: state.now(),
         removed_at: None,
     };
-    state.store.confirm_pairing(&id, &device).await?;
+    let now = state.now();
+    let tokens: Vec<_> = device
+        .standing
+        .iter()
+        .filter_map(|bytes| {
+            let d = validator
+                .open_delegation(&TokenRef::Proof(0, Cid::dag_cbor(bytes)), bytes)
+                .ok()?;
+            Some(crate::actions::token_record("standing", bytes, &d, None, None, now, vec![owner]))
+        })
+        .collect();
+    let event = AuditEvent::new(now, kind::DEVICE_PAIRED, owner, &device.id, json!({
+        "did": device.did.to_string(), "name": device.name,
+        "standing": tokens.iter().map(|t| t.cid.clone()).collect::<Vec<_>>(),
+    }));
+    state.store.confirm_pairing(&id, &device, &[event]).await?;
+    state.store.add_tokens(&tokens).await?;
+    state.announce(false);
     Ok(Json(Confirmed {
         device_id: device.id,
     }))

@@ -10,11 +10,11 @@ use super::views::{Audience, RequestView};
 use crate::approval::{NewRequest, RequestRules, prepare_request};
 use crate::auth::{AgentCaller, Approver, Caller};
 use crate::error::ApiError;
-use crate::ids;
+use crate::{actions, ids};
 use crate::input::JsonBody;
 use crate::input::QueryArgs;
 use crate::state::AppState;
-use crate::store::{CreateLimits, Request, RequestFilter, RequestState};
+use crate::store::{Request, RequestFilter, RequestState};
 
 /// What an agent gets back: the id to wait on, the expiry, and the number-matching code.
 #[derive(Debug, Serialize, ToSchema)]
@@ -28,7 +28,9 @@ pub struct Created {
 
 #[utoipa::path(post, path = "/v1/requests", tag = "requests", request_body = NewRequest,
     security(("agent" = [])),
-    responses((status = 201, body = Created), (status = 400, body = crate::error::ErrorBody),
+    responses((status = 201, body = Created, description = "Created (and, under an auto-approval, already approved)"),
+              (status = 200, body = Created, description = "An identical request was already pending: that one"),
+              (status = 400, body = crate::error::ErrorBody),
               (status = 403, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
@@ -51,14 +53,12 @@ pub async fn create(
         ids::new_id("req"),
         ids::match_code(),
     )?;
-    let limits = CreateLimits {
-        max_pending: agent.max_pending,
-        rate_per_min: agent.rate_per_min,
+    let (status, request) = match actions::create::create(&state, &agent, request).await? {
+        actions::create::Created::Pending(r) | actions::create::Created::AutoApproved(r) => (StatusCode::CREATED, r),
+        actions::create::Created::Merged(r) => (StatusCode::OK, r),
     };
-    state.store.create_request(&request, limits).await?;
-    tracing::info!(request = %request.id, agent = %agent.name, cmd = %request.command, "request created");
     Ok((
-        StatusCode::CREATED,
+        status,
         Json(Created {
             id: request.id,
             expires_at: request.expires_at,
@@ -69,6 +69,7 @@ pub async fn create(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `pending` (default), `approved`, `denied`, `expired`, `withdrawn` or `all`.
@@ -103,7 +104,7 @@ pub async fn list(
     Ok(Json(
         requests
             .iter()
-            .map(|r| RequestView::of(r, Audience::Approver))
+            .map(|r| RequestView::of(r, Audience::Approver, &state.config.requests))
             .collect(),
     ))
 }
@@ -118,7 +119,7 @@ pub async fn get(
 ) -> Result<Json<RequestView>, ApiError> {
     let request = current(&state, &id).await?;
     let audience = visible_to(&caller, &request)?;
-    Ok(Json(RequestView::of(&request, audience)))
+    Ok(Json(RequestView::of(&request, audience, &state.config.requests)))
 }
 
 /// Whether `caller` may see `request`, and as whom. Agents see only their own.
@@ -151,8 +152,12 @@ pub(super) async fn current(state: &AppState, id: &str) -> Result<Request, ApiEr
 
 /// Marks due requests expired and wakes whoever waits on them.
 pub async fn expire_due(state: &AppState) -> Result<(), ApiError> {
-    for id in state.store.expire_due(state.now()).await? {
-        state.waiters.wake(&id);
+    let expired = state.store.expire_due(state.now()).await?;
+    for id in &expired {
+        state.waiters.wake(id);
+    }
+    if !expired.is_empty() {
+        state.announce(false);
     }
     Ok(())
 }

@@ -4,8 +4,9 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use utoipa::ToSchema;
 
-use crate::approval::chain_container;
-use crate::store::{Agent, Device, Request};
+use crate::approval::{chain_container, matching};
+use crate::config::RequestsConfig;
+use crate::store::{Agent, Device, Request, RequestState};
 
 /// A request as an agent or an approver sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,6 +44,10 @@ pub struct RequestView {
     /// For the requesting agent only, once approved: its chain as a UCAN container.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
+    /// For approvers, when number matching applies: pick the requester's code among these
+    /// and sign it into the approval's `meta` as `countersign/match`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub match_choices: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -61,8 +66,9 @@ pub enum Audience {
 }
 
 impl RequestView {
-    pub fn of(r: &Request, audience: Audience) -> RequestView {
+    pub fn of(r: &Request, audience: Audience, config: &RequestsConfig) -> RequestView {
         let requester = audience == Audience::Requester;
+        let matching = !requester && r.state == RequestState::Pending && matching::required(config, r);
         RequestView {
             id: r.id.clone(),
             agent: AgentRef {
@@ -85,6 +91,7 @@ impl RequestView {
             denial_reason: r.denial_reason.clone(),
             code: requester.then(|| r.code.clone()),
             container: (requester && !r.chain.is_empty()).then(|| chain_container(&r.chain)),
+            match_choices: matching.then(|| matching::choices(r)),
         }
     }
 }

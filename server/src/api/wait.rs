@@ -24,6 +24,7 @@ use crate::store::{Request, RequestState};
 const RECHECK: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WaitQuery {
     /// Seconds to wait at most (default 30; capped by the service's `max_wait`).
@@ -47,7 +48,7 @@ pub async fn wait(
     let deadline = Instant::now() + Duration::from_secs(limit);
     let (request, audience) =
         next_change(&state, &caller, &id, Some(RequestState::Pending), deadline).await?;
-    Ok(Json(RequestView::of(&request, audience)))
+    Ok(Json(RequestView::of(&request, audience, &state.config.requests)))
 }
 
 /// Waits until the request's state differs from `seen` (with `None`, answers at once),
@@ -67,7 +68,7 @@ async fn next_change(
         let request = current(state, id).await?;
         let audience = visible_to(caller, &request)?;
         let now = Instant::now();
-        if seen != Some(request.state) || now >= deadline {
+        if seen != Some(request.state) || now >= deadline || state.is_stopping() {
             return Ok((request, audience));
         }
         let to_expiry = u64::try_from(request.expires_at - state.now()).unwrap_or(0);
@@ -95,14 +96,14 @@ pub async fn events(
     let stream = futures_util::stream::unfold(
         (state, caller, id, None::<RequestState>, false),
         move |(state, caller, id, seen, done)| async move {
-            if done {
+            if done || state.is_stopping() {
                 return None;
             }
             let deadline = Instant::now() + max_wait;
             let next = next_change(&state, &caller, &id, seen, deadline).await;
             let (event, seen, done) = match next {
                 Ok((request, audience)) => {
-                    let view = RequestView::of(&request, audience);
+                    let view = RequestView::of(&request, audience, &state.config.requests);
                     let event = Event::default()
                         .event("state")
                         .json_data(&view)

@@ -3,8 +3,9 @@
 
 mod check;
 mod issue;
+pub mod matching;
 mod request;
 
 pub use check::{ApprovalRefusal, CheckedApproval, Parties, check_approval};
-pub use issue::{chain_container, issue_for_agent};
+pub use issue::{CO_APPROVALS, chain_container, issue_for_agent};
 pub use request::{Diff, FieldChange, NewRequest, RequestRules, exact_policy, prepare_request};

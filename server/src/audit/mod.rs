@@ -6,7 +6,7 @@ mod chain;
 mod verify;
 
 pub use chain::{Checkpoint, Entry, GENESIS, checkpoint_message, entry_hash, hex};
-pub use verify::{ExportLine, Header, Problem, Summary, verify_export};
+pub use verify::{ExportLine, FORMAT, Header, Problem, Summary, verify_export, write_export};
 
 /// What kind of event an entry records.
 pub mod kind {
@@ -29,4 +29,6 @@ pub mod kind {
     pub const NOTIFICATION_SENT: &str = "notification.sent";
     pub const NOTIFICATION_FAILED: &str = "notification.failed";
     pub const RECEIPT: &str = "gateway.receipt";
+    pub const QUORUM_ADDED: &str = "quorum.added";
+    pub const QUORUM_REMOVED: &str = "quorum.removed";
 }

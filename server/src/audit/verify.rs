@@ -64,6 +64,34 @@ fn unhex(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// Writes an export: a header line, then entries, each checkpoint after the entry it
+/// covers. Checkpoints at or before `since` are omitted.
+pub fn write_export(service: &Did, since: i64, entries: &[Entry], checkpoints: &[Checkpoint]) -> String {
+    let mut out = String::new();
+    let mut push = |line: &ExportLine| {
+        out.push_str(&serde_json::to_string(line).unwrap_or_default());
+        out.push('\n');
+    };
+    push(&ExportLine::Header(Header {
+        format: FORMAT.to_owned(),
+        service: service.to_string(),
+        since,
+    }));
+    let mut pending: Vec<&Checkpoint> = checkpoints.iter().filter(|c| c.count > since).collect();
+    pending.sort_by_key(|c| c.count);
+    let mut next = pending.into_iter().peekable();
+    for e in entries {
+        push(&ExportLine::Entry(e.clone()));
+        while let Some(c) = next.next_if(|c| c.count <= e.seq) {
+            push(&ExportLine::Checkpoint(c.clone()));
+        }
+    }
+    for c in next {
+        push(&ExportLine::Checkpoint(c.clone()));
+    }
+    out
+}
+
 /// Verifies an export read as text. `service` pins the key that must have signed the
 /// checkpoints; without it, the header's service is trusted (and printed for the reader).
 pub fn verify_export(text: &str, service: Option<&Did>) -> Result<Summary, Problem> {

@@ -183,12 +183,35 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
     } else if url.starts_with("sqlite:") {
+        create_private_file(url)?;
         Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
     } else {
         Err(StoreError::Database(format!(
             "unsupported database URL scheme in {:?}: use sqlite:PATH or postgres://…",
             redact(url)
         )))
+    }
+}
+
+/// Creates a missing SQLite database file readable by its owner only (SQLite gives its
+/// journal files the same mode): it holds capabilities and the audit log.
+fn create_private_file(url: &str) -> Result<()> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') || std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Database(format!("cannot create {path}: {e}"))),
     }
 }
 

@@ -307,3 +307,35 @@ pub struct PartialApproval {
     pub standing: Vec<u8>,
     pub at: Timestamp,
 }
+
+/// A plain request record for unit tests elsewhere in the crate.
+#[cfg(test)]
+pub mod tests_support {
+    use super::*;
+
+    pub fn request() -> Request {
+        let did = countersign_core::Keypair::from_seed(&[4; 32]).did();
+        Request {
+            id: "req_test".into(),
+            agent_name: "bot".into(),
+            agent_did: did,
+            command: Command::top(),
+            subject: did,
+            args: None,
+            policy: Json::Array(Vec::new()),
+            summary: "s".into(),
+            reason: String::new(),
+            diff: None,
+            lifetime: 60,
+            code: "47".into(),
+            created_at: 0,
+            expires_at: 300,
+            state: RequestState::Pending,
+            decided_at: None,
+            decided_by: None,
+            denial_reason: None,
+            evidence: None,
+            chain: Vec::new(),
+        }
+    }
+}

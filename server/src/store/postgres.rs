@@ -1,8 +1,12 @@
 //! The PostgreSQL backend: a connection pool, its migrations (`migrations/postgres`)
 //! applied on connect.
 
+mod agents;
+mod audit;
+mod controls;
 mod devices;
 mod requests;
+mod revocations;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -14,9 +18,11 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
 use super::rows::{self, Columns};
 use super::{
-    Agent, Approval, CreateLimits, Denial, Device, Pairing, Request, RequestFilter, Result, Store,
-    StoreError, Timestamp,
+    Agent, Approval, AuditEvent, AutoApproval, CreateLimits, Denial, Device, KillReport,
+    KillTarget, Pairing, PartialApproval, QuorumRule, Request, RequestFilter, Result, RevokedEntry,
+    Store, Timestamp, TokenRecord,
 };
+use crate::audit::{Checkpoint, Entry};
 
 /// Connections in the pool.
 const POOL_SIZE: u32 = 10;
@@ -74,46 +80,20 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn add_agent(&self, agent: &Agent) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO agents (name, did, allow, max_pending, rate_per_min, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&agent.name)
-        .bind(agent.did.to_string())
-        .bind(rows::allow_text(&agent.allow))
-        .bind(i64::from(agent.max_pending))
-        .bind(i64::from(agent.rate_per_min))
-        .bind(agent.created_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    async fn add_agent(&self, agent: &Agent, audit: &[AuditEvent]) -> Result<()> {
+        agents::add(&self.pool, agent, audit).await
     }
 
     async fn list_agents(&self) -> Result<Vec<Agent>> {
-        let found = sqlx::query("SELECT * FROM agents ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
-        found.iter().map(rows::agent).collect()
+        agents::list(&self.pool).await
     }
 
     async fn agent_by_did(&self, did: &Did) -> Result<Option<Agent>> {
-        let found = sqlx::query("SELECT * FROM agents WHERE did = $1")
-            .bind(did.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        found.as_ref().map(rows::agent).transpose()
+        agents::by_did(&self.pool, did).await
     }
 
-    async fn remove_agent(&self, name: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM agents WHERE name = $1")
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        match done.rows_affected() {
-            0 => Err(StoreError::NotFound),
-            _ => Ok(()),
-        }
+    async fn remove_agent(&self, name: &str, audit: &[AuditEvent]) -> Result<()> {
+        agents::remove(&self.pool, name, audit).await
     }
 
     async fn create_pairing(&self, pairing: &Pairing) -> Result<()> {
@@ -121,11 +101,7 @@ impl Store for PostgresStore {
     }
 
     async fn pairing(&self, id: &str) -> Result<Option<Pairing>> {
-        let found = sqlx::query("SELECT * FROM pairings WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        found.as_ref().map(rows::pairing).transpose()
+        devices::pairing(&self.pool, id).await
     }
 
     async fn claim_pairing(
@@ -138,31 +114,34 @@ impl Store for PostgresStore {
         devices::claim_pairing(&self.pool, code_hash, device, name, now).await
     }
 
-    async fn confirm_pairing(&self, id: &str, device: &Device) -> Result<()> {
-        devices::confirm_pairing(&self.pool, id, device).await
+    async fn confirm_pairing(&self, id: &str, device: &Device, audit: &[AuditEvent]) -> Result<()> {
+        devices::confirm_pairing(&self.pool, id, device, audit).await
     }
 
     async fn list_devices(&self) -> Result<Vec<Device>> {
-        let found = sqlx::query("SELECT * FROM devices ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await?;
-        found.iter().map(rows::device).collect()
+        devices::list(&self.pool).await
     }
 
     async fn device_by_did(&self, did: &Did) -> Result<Option<Device>> {
-        let found = sqlx::query("SELECT * FROM devices WHERE did = $1 AND removed_at IS NULL")
-            .bind(did.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        found.as_ref().map(rows::device).transpose()
+        devices::by_did(&self.pool, did).await
     }
 
-    async fn remove_device(&self, id: &str, now: Timestamp) -> Result<Device> {
-        devices::remove_device(&self.pool, id, now).await
+    async fn remove_device(
+        &self,
+        id: &str,
+        now: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<Device> {
+        devices::remove_device(&self.pool, id, now, audit).await
     }
 
-    async fn create_request(&self, request: &Request, limits: CreateLimits) -> Result<()> {
-        requests::create(&self.pool, request, limits).await
+    async fn create_request(
+        &self,
+        request: &Request,
+        limits: CreateLimits,
+        audit: &[AuditEvent],
+    ) -> Result<()> {
+        requests::create(&self.pool, request, limits, audit).await
     }
 
     async fn request(&self, id: &str) -> Result<Option<Request>> {
@@ -173,35 +152,35 @@ impl Store for PostgresStore {
         requests::list(&self.pool, filter).await
     }
 
-    async fn approve(&self, id: &str, approval: &Approval) -> Result<Request> {
-        requests::approve(&self.pool, id, approval).await
+    async fn approve(
+        &self,
+        id: &str,
+        approval: &Approval,
+        audit: &[AuditEvent],
+    ) -> Result<Request> {
+        requests::approve(&self.pool, id, approval, audit).await
     }
 
-    async fn deny(&self, id: &str, denial: &Denial) -> Result<Request> {
-        requests::deny(&self.pool, id, denial).await
+    async fn deny(&self, id: &str, denial: &Denial, audit: &[AuditEvent]) -> Result<Request> {
+        requests::deny(&self.pool, id, denial, audit).await
     }
 
-    async fn withdraw(&self, id: &str, agent: &Did, now: Timestamp) -> Result<Request> {
-        requests::withdraw(&self.pool, id, agent, now).await
+    async fn withdraw(
+        &self,
+        id: &str,
+        agent: &Did,
+        now: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<Request> {
+        requests::withdraw(&self.pool, id, agent, now, audit).await
     }
 
     async fn expire_due(&self, now: Timestamp) -> Result<Vec<String>> {
-        let ids = sqlx::query(
-            "UPDATE requests SET state = 'expired', decided_at = $1
-             WHERE state = 'pending' AND expires_at <= $1 RETURNING id",
-        )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        ids.iter().map(|row| row.text("id")).collect()
+        requests::expire_due(&self.pool, now).await
     }
 
     async fn is_revoked(&self, cid: &str) -> Result<bool> {
-        let found = sqlx::query("SELECT 1 FROM revocations WHERE cid = $1")
-            .bind(cid)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(found.is_some())
+        revocations::is_revoked(&self.pool, cid).await
     }
 
     async fn use_jti(&self, issuer: &Did, jti: &str, expires_at: Timestamp) -> Result<bool> {
@@ -223,5 +202,131 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn append_audit(&self, audit: &[AuditEvent]) -> Result<()> {
+        audit::append(&self.pool, audit).await
+    }
+
+    async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<Entry>> {
+        audit::entries(&self.pool, after, limit).await
+    }
+
+    async fn audit_head(&self) -> Result<(i64, String)> {
+        audit::head(&self.pool).await
+    }
+
+    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
+        audit::add_checkpoint(&self.pool, checkpoint).await
+    }
+
+    async fn checkpoints(&self, after: i64) -> Result<Vec<Checkpoint>> {
+        audit::checkpoints(&self.pool, after).await
+    }
+
+    async fn add_tokens(&self, tokens: &[TokenRecord]) -> Result<()> {
+        revocations::add_tokens(&self.pool, tokens).await
+    }
+
+    async fn token(&self, cid: &str) -> Result<Option<TokenRecord>> {
+        revocations::token(&self.pool, cid).await
+    }
+
+    async fn list_tokens(
+        &self,
+        agent: Option<&Did>,
+        live_at: Option<Timestamp>,
+    ) -> Result<Vec<TokenRecord>> {
+        revocations::list_tokens(&self.pool, agent, live_at).await
+    }
+
+    async fn revoke(&self, entry: &RevokedEntry, audit: &[AuditEvent]) -> Result<Option<i64>> {
+        revocations::revoke(&self.pool, entry, audit).await
+    }
+
+    async fn revocations_after(&self, after: i64, limit: u32) -> Result<Vec<RevokedEntry>> {
+        revocations::after(&self.pool, after, limit).await
+    }
+
+    async fn kill(
+        &self,
+        target: KillTarget,
+        now: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<KillReport> {
+        agents::kill(&self.pool, target, now, audit).await
+    }
+
+    async fn lift_kill(&self, target: KillTarget, audit: &[AuditEvent]) -> Result<()> {
+        agents::lift_kill(&self.pool, target, audit).await
+    }
+
+    async fn is_killed(&self, agent: &Did) -> Result<bool> {
+        agents::is_killed(&self.pool, agent).await
+    }
+
+    async fn suspend_agent(&self, agent: &Did, audit: &[AuditEvent]) -> Result<()> {
+        agents::suspend(&self.pool, agent, rows::event_time(audit), audit).await
+    }
+
+    async fn resume_agent(&self, name: &str, audit: &[AuditEvent]) -> Result<()> {
+        agents::resume(&self.pool, name, audit).await
+    }
+
+    async fn is_suspended(&self, agent: &Did) -> Result<bool> {
+        agents::is_suspended(&self.pool, agent).await
+    }
+
+    async fn count_denials(&self, agent: &Did, since: Timestamp) -> Result<u64> {
+        requests::count_denials(&self.pool, agent, since).await
+    }
+
+    async fn count_pending(&self, now: Timestamp) -> Result<u64> {
+        requests::count_pending(&self.pool, now).await
+    }
+
+    async fn find_identical_pending(
+        &self,
+        request: &Request,
+        now: Timestamp,
+    ) -> Result<Option<Request>> {
+        requests::find_identical(&self.pool, request, now).await
+    }
+
+    async fn add_auto_approval(&self, auto: &AutoApproval, audit: &[AuditEvent]) -> Result<()> {
+        controls::add_auto(&self.pool, auto, audit).await
+    }
+
+    async fn auto_approvals(&self, now: Timestamp) -> Result<Vec<AutoApproval>> {
+        controls::autos(&self.pool, now).await
+    }
+
+    async fn remove_auto_approval(
+        &self,
+        cid: &str,
+        now: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<()> {
+        controls::remove_auto(&self.pool, cid, now, audit).await
+    }
+
+    async fn add_quorum_rule(&self, rule: &QuorumRule, audit: &[AuditEvent]) -> Result<()> {
+        controls::add_rule(&self.pool, rule, audit).await
+    }
+
+    async fn quorum_rules(&self) -> Result<Vec<QuorumRule>> {
+        controls::rules(&self.pool).await
+    }
+
+    async fn remove_quorum_rule(&self, id: &str, audit: &[AuditEvent]) -> Result<()> {
+        controls::remove_rule(&self.pool, id, audit).await
+    }
+
+    async fn add_partial_approval(
+        &self,
+        approval: &PartialApproval,
+        audit: &[AuditEvent],
+    ) -> Result<Vec<PartialApproval>> {
+        controls::add_partial(&self.pool, approval, audit).await
     }
 }

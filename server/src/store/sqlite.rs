@@ -1,25 +1,34 @@
 //! The SQLite backend: one database file in WAL mode with `synchronous = FULL`, its
 //! migrations (`migrations/sqlite`) applied on connect.
 
+mod agents;
+mod audit;
+mod controls;
 mod devices;
+mod frame;
 mod requests;
+mod revocations;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use countersign_core::Did;
-use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
+use sqlx::{Row, Sqlite, Transaction};
+
+use frame::{frame, unframe};
 
 use super::rows::{self, Columns};
 use super::{
-    Agent, Approval, CreateLimits, Denial, Device, Pairing, Request, RequestFilter, Result, Store,
-    StoreError, Timestamp,
+    Agent, Approval, AuditEvent, AutoApproval, CreateLimits, Denial, Device, KillReport,
+    KillTarget, Pairing, PartialApproval, QuorumRule, Request, RequestFilter, Result, RevokedEntry,
+    Store, Timestamp, TokenRecord,
 };
+use crate::audit::{Checkpoint, Entry};
 
 /// Connections in the pool of a database file (writes are serialized by SQLite anyway).
 const POOL_SIZE: u32 = 4;
@@ -59,6 +68,13 @@ impl SqliteStore {
     }
 }
 
+/// A write transaction: `BEGIN IMMEDIATE` takes the database's write lock at once, so
+/// writers queue (up to the busy timeout) instead of failing on a lock upgrade, and
+/// everything the transaction reads stays current until it commits.
+async fn begin(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}
+
 impl Columns for SqliteRow {
     fn text(&self, col: &str) -> Result<String> {
         Ok(self.try_get(col)?)
@@ -83,34 +99,6 @@ impl Columns for SqliteRow {
     }
 }
 
-/// A list of tokens as one BLOB: each token preceded by its length (u32, big-endian).
-fn frame(tokens: &[Vec<u8>]) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(tokens.iter().map(|t| t.len() + 4).sum());
-    for token in tokens {
-        let len = u32::try_from(token.len())
-            .map_err(|_| StoreError::Database("token too large to store".into()))?;
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(token);
-    }
-    Ok(out)
-}
-
-/// The tokens of a [`frame`]d BLOB; `None` if it is malformed.
-fn unframe(mut blob: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut tokens = Vec::new();
-    while !blob.is_empty() {
-        let (len, rest) = blob.split_first_chunk::<4>()?;
-        let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
-        if rest.len() < len {
-            return None;
-        }
-        let (token, rest) = rest.split_at(len);
-        tokens.push(token.to_vec());
-        blob = rest;
-    }
-    Some(tokens)
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
@@ -118,46 +106,20 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn add_agent(&self, agent: &Agent) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO agents (name, did, allow, max_pending, rate_per_min, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&agent.name)
-        .bind(agent.did.to_string())
-        .bind(rows::allow_text(&agent.allow))
-        .bind(i64::from(agent.max_pending))
-        .bind(i64::from(agent.rate_per_min))
-        .bind(agent.created_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    async fn add_agent(&self, agent: &Agent, audit: &[AuditEvent]) -> Result<()> {
+        agents::add(&self.pool, agent, audit).await
     }
 
     async fn list_agents(&self) -> Result<Vec<Agent>> {
-        let found = sqlx::query("SELECT * FROM agents ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
-        found.iter().map(rows::agent).collect()
+        agents::list(&self.pool).await
     }
 
     async fn agent_by_did(&self, did: &Did) -> Result<Option<Agent>> {
-        let found = sqlx::query("SELECT * FROM agents WHERE did = ?")
-            .bind(did.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        found.as_ref().map(rows::agent).transpose()
+        agents::by_did(&self.pool, did).await
     }
 
-    async fn remove_agent(&self, name: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM agents WHERE name = ?")
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        match done.rows_affected() {
-            0 => Err(StoreError::NotFound),
-            _ => Ok(()),
-        }
+    async fn remove_agent(&self, name: &str, audit: &[AuditEvent]) -> Result<()> {
+        agents::remove(&self.pool, name, audit).await
     }
 
     async fn create_pairing(&self, pairing: &Pairing) -> Result<()> {
@@ -165,11 +127,7 @@ impl Store for SqliteStore {
     }
 
     async fn pairing(&self, id: &str) -> Result<Option<Pairing>> {
-        let found = sqlx::query("SELECT * FROM pairings WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        found.as_ref().map(rows::pairing).transpose()
+        devices::pairing(&self.pool, id).await
     }
 
     async fn claim_pairing(
@@ -182,31 +140,34 @@ impl Store for SqliteStore {
         devices::claim_pairing(&self.pool, code_hash, device, name, now).await
     }
 
-    async fn confirm_pairing(&self, id: &str, device: &Device) -> Result<()> {
-        devices::confirm_pairing(&self.pool, id, device).await
+    async fn confirm_pairing(&self, id: &str, device: &Device, audit: &[AuditEvent]) -> Result<()> {
+        devices::confirm_pairing(&self.pool, id, device, audit).await
     }
 
     async fn list_devices(&self) -> Result<Vec<Device>> {
-        let found = sqlx::query("SELECT * FROM devices ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await?;
-        found.iter().map(rows::device).collect()
+        devices::list(&self.pool).await
     }
 
     async fn device_by_did(&self, did: &Did) -> Result<Option<Device>> {
-        let found = sqlx::query("SELECT * FROM devices WHERE did = ? AND removed_at IS NULL")
-            .bind(did.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        found.as_ref().map(rows::device).transpose()
+        devices::by_did(&self.pool, did).await
     }
 
-    async fn remove_device(&self, id: &str, now: Timestamp) -> Result<Device> {
-        devices::remove_device(&self.pool, id, now).await
+    async fn remove_device(
+        &self,
+        id: &str,
+        now: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<Device> {
+        devices::remove_device(&self.pool, id, now, audit).await
     }
 
-    async fn create_request(&self, request: &Request, limits: CreateLimits) -> Result<()> {
-        requests::create(&self.pool, request, limits).await
+    async fn create_request(
+        &self,
+        request: &Request,
+        limits: CreateLimits,
+        audit: &[AuditEvent],
+    ) -> Result<()> {
+        requests::create(&self.pool, request, limits, audit).await
     }
 
     async fn request(&self, id: &str) -> Result<Option<Request>> {
@@ -217,35 +178,35 @@ impl Store for SqliteStore {
         requests::list(&self.pool, filter).await
     }
 
-    async fn approve(&self, id: &str, approval: &Approval) -> Result<Request> {
-        requests::approve(&self.pool, id, approval).await
+    async fn approve(
+        &self,
+        id: &str,
+        approval: &Approval,
+        audit: &[AuditEvent],
+    ) -> Result<Request> {
+        requests::approve(&self.pool, id, approval, audit).await
     }
 
-    async fn deny(&self, id: &str, denial: &Denial) -> Result<Request> {
-        requests::deny(&self.pool, id, denial).await
+    async fn deny(&self, id: &str, denial: &Denial, audit: &[AuditEvent]) -> Result<Request> {
+        requests::deny(&self.pool, id, denial, audit).await
     }
 
-    async fn withdraw(&self, id: &str, agent: &Did, now: Timestamp) -> Result<Request> {
-        requests::withdraw(&self.pool, id, agent, now).await
+    async fn withdraw(
+        &self,
+        id: &str,
+        agent: &Did,
+        now: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<Request> {
+        requests::withdraw(&self.pool, id, agent, now, audit).await
     }
 
     async fn expire_due(&self, now: Timestamp) -> Result<Vec<String>> {
-        let ids = sqlx::query(
-            "UPDATE requests SET state = 'expired', decided_at = ?1
-             WHERE state = 'pending' AND expires_at <= ?1 RETURNING id",
-        )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        ids.iter().map(|row| row.text("id")).collect()
+        requests::expire_due(&self.pool, now).await
     }
 
     async fn is_revoked(&self, cid: &str) -> Result<bool> {
-        let found = sqlx::query("SELECT 1 FROM revocations WHERE cid = ?")
-            .bind(cid)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(found.is_some())
+        revocations::is_revoked(&self.pool, cid).await
     }
 
     async fn use_jti(&self, issuer: &Did, jti: &str, expires_at: Timestamp) -> Result<bool> {
@@ -268,13 +229,139 @@ impl Store for SqliteStore {
             .await?;
         Ok(done.rows_affected())
     }
+
+    async fn append_audit(&self, audit: &[AuditEvent]) -> Result<()> {
+        audit::append(&self.pool, audit).await
+    }
+
+    async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<Entry>> {
+        audit::entries(&self.pool, after, limit).await
+    }
+
+    async fn audit_head(&self) -> Result<(i64, String)> {
+        audit::head(&self.pool).await
+    }
+
+    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
+        audit::add_checkpoint(&self.pool, checkpoint).await
+    }
+
+    async fn checkpoints(&self, after: i64) -> Result<Vec<Checkpoint>> {
+        audit::checkpoints(&self.pool, after).await
+    }
+
+    async fn add_tokens(&self, tokens: &[TokenRecord]) -> Result<()> {
+        revocations::add_tokens(&self.pool, tokens).await
+    }
+
+    async fn token(&self, cid: &str) -> Result<Option<TokenRecord>> {
+        revocations::token(&self.pool, cid).await
+    }
+
+    async fn list_tokens(
+        &self,
+        agent: Option<&Did>,
+        live_at: Option<Timestamp>,
+    ) -> Result<Vec<TokenRecord>> {
+        revocations::list_tokens(&self.pool, agent, live_at).await
+    }
+
+    async fn revoke(&self, entry: &RevokedEntry, audit: &[AuditEvent]) -> Result<Option<i64>> {
+        revocations::revoke(&self.pool, entry, audit).await
+    }
+
+    async fn revocations_after(&self, after: i64, limit: u32) -> Result<Vec<RevokedEntry>> {
+        revocations::after(&self.pool, after, limit).await
+    }
+
+    async fn kill(
+        &self,
+        target: KillTarget,
+        now: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<KillReport> {
+        agents::kill(&self.pool, target, now, audit).await
+    }
+
+    async fn lift_kill(&self, target: KillTarget, audit: &[AuditEvent]) -> Result<()> {
+        agents::lift_kill(&self.pool, target, audit).await
+    }
+
+    async fn is_killed(&self, agent: &Did) -> Result<bool> {
+        agents::is_killed(&self.pool, agent).await
+    }
+
+    async fn suspend_agent(&self, agent: &Did, audit: &[AuditEvent]) -> Result<()> {
+        agents::suspend(&self.pool, agent, rows::event_time(audit), audit).await
+    }
+
+    async fn resume_agent(&self, name: &str, audit: &[AuditEvent]) -> Result<()> {
+        agents::resume(&self.pool, name, audit).await
+    }
+
+    async fn is_suspended(&self, agent: &Did) -> Result<bool> {
+        agents::is_suspended(&self.pool, agent).await
+    }
+
+    async fn count_denials(&self, agent: &Did, since: Timestamp) -> Result<u64> {
+        requests::count_denials(&self.pool, agent, since).await
+    }
+
+    async fn count_pending(&self, now: Timestamp) -> Result<u64> {
+        requests::count_pending(&self.pool, now).await
+    }
+
+    async fn find_identical_pending(
+        &self,
+        request: &Request,
+        now: Timestamp,
+    ) -> Result<Option<Request>> {
+        requests::find_identical(&self.pool, request, now).await
+    }
+
+    async fn add_auto_approval(&self, auto: &AutoApproval, audit: &[AuditEvent]) -> Result<()> {
+        controls::add_auto(&self.pool, auto, audit).await
+    }
+
+    async fn auto_approvals(&self, now: Timestamp) -> Result<Vec<AutoApproval>> {
+        controls::autos(&self.pool, now).await
+    }
+
+    async fn remove_auto_approval(
+        &self,
+        cid: &str,
+        now: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<()> {
+        controls::remove_auto(&self.pool, cid, now, audit).await
+    }
+
+    async fn add_quorum_rule(&self, rule: &QuorumRule, audit: &[AuditEvent]) -> Result<()> {
+        controls::add_rule(&self.pool, rule, audit).await
+    }
+
+    async fn quorum_rules(&self) -> Result<Vec<QuorumRule>> {
+        controls::rules(&self.pool).await
+    }
+
+    async fn remove_quorum_rule(&self, id: &str, audit: &[AuditEvent]) -> Result<()> {
+        controls::remove_rule(&self.pool, id, audit).await
+    }
+
+    async fn add_partial_approval(
+        &self,
+        approval: &PartialApproval,
+        audit: &[AuditEvent],
+    ) -> Result<Vec<PartialApproval>> {
+        controls::add_partial(&self.pool, approval, audit).await
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use sqlx::Row;
 
-    use super::{SqliteStore, frame, unframe};
+    use super::SqliteStore;
     use crate::store::Store;
 
     #[tokio::test]
@@ -307,15 +394,5 @@ mod tests {
         store.ping().await.unwrap();
         assert!(!store.is_revoked("bafy").await.unwrap());
         assert_eq!(store.list_agents().await.unwrap(), Vec::new());
-    }
-
-    #[test]
-    fn token_frames_round_trip() {
-        let tokens = vec![b"abc".to_vec(), Vec::new(), vec![7u8; 300]];
-        let blob = frame(&tokens).unwrap();
-        assert_eq!(unframe(&blob), Some(tokens));
-        assert_eq!(unframe(&[]), Some(Vec::new()));
-        assert_eq!(unframe(&blob[..blob.len() - 1]), None);
-        assert_eq!(unframe(&[0, 0, 0]), None);
     }
 }

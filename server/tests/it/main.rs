@@ -5,3 +5,4 @@ mod api;
 mod contract;
 mod store;
 mod support;
+mod controls;

@@ -2,9 +2,14 @@
 //! SQLite (a fresh file per test) and, when `COUNTERSIGN_TEST_DATABASE_URL` is set, on
 //! PostgreSQL (a fresh database per test).
 
+mod audit;
+mod audit_events;
+mod controls;
 mod devices;
 mod fixtures;
+mod kill;
 mod requests;
+mod revocations;
 
 /// Runs each listed case once per backend: `store::sqlite::NAME`, `store::postgres::NAME`.
 macro_rules! suite {
@@ -53,4 +58,24 @@ suite!(
     requests::racing_decisions_have_one_winner,
     requests::racing_creations_respect_limits,
     requests::expire_due_marks_due_requests,
+    audit::audit_chain_links,
+    audit::concurrent_audited_writes_stay_one_chain,
+    audit_events::changes_append_their_events,
+    audit_events::failed_changes_append_nothing,
+    audit_events::expiry_is_audited,
+    audit::checkpoints_round_trip,
+    revocations::revocation_feed_cursors,
+    revocations::device_removal_feeds_revocations,
+    revocations::readers_never_skip_a_cursor,
+    revocations::tokens_are_recorded_and_listed,
+    revocations::approvals_record_their_tokens,
+    kill::kill_agent_touches_only_its_own,
+    kill::kill_all_and_lift,
+    kill::suspension,
+    controls::denial_and_pending_counts,
+    controls::identical_pending_requests_are_found,
+    controls::auto_approval_lifecycle,
+    controls::quorum_rules_crud,
+    controls::partial_approvals_one_per_device,
+    controls::racing_partial_approvals_one_per_device,
 );

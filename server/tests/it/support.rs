@@ -47,14 +47,26 @@ impl TestApp {
     }
 
     async fn open(dir: PathBuf, clock: Arc<ManualClock>) -> TestApp {
+        Self::open_with(dir, clock, |_| {}).await
+    }
+
+    /// A fresh instance whose configuration `tune` adjusts.
+    pub async fn with_config(tune: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = std::env::temp_dir().join(format!("cs-api-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self::open_with(dir, Arc::new(ManualClock::new(NOW)), tune).await
+    }
+
+    async fn open_with(dir: PathBuf, clock: Arc<ManualClock>, tune: impl FnOnce(&mut Config)) -> TestApp {
         let url = format!("sqlite:{}", dir.join("countersign.db").display());
         let store = countersign_server::store::open(&url).await.unwrap();
         let owner = key(1);
         let service = key(9);
-        let config = Config {
+        let mut config = Config {
             data_dir: dir.clone(),
             ..Config::default()
         };
+        tune(&mut config);
         let state = AppState::new(store, service.clone(), owner.did(), config, clock.clone());
         TestApp {
             router: countersign_server::app(state),
@@ -63,6 +75,11 @@ impl TestApp {
             service: service.did(),
             dir,
         }
+    }
+
+    /// The SQLite URL of this instance's database, for tests that tamper with it.
+    pub fn db_url(&self) -> String {
+        format!("sqlite:{}", self.dir.join("countersign.db").display())
     }
 
     /// The same data directory and clock, as after a restart.

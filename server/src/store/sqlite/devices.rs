@@ -3,8 +3,10 @@
 use countersign_core::Did;
 use sqlx::SqlitePool;
 
-use super::{frame, rows};
-use crate::store::{Device, Pairing, PairingState, Result, StoreError, Timestamp};
+use super::audit::append_audit;
+use super::revocations::insert_revocation;
+use super::{begin, frame, rows};
+use crate::store::{AuditEvent, Device, Pairing, PairingState, Result, StoreError, Timestamp};
 
 pub(super) async fn create_pairing(pool: &SqlitePool, p: &Pairing) -> Result<()> {
     sqlx::query(
@@ -27,6 +29,14 @@ pub(super) async fn create_pairing(pool: &SqlitePool, p: &Pairing) -> Result<()>
     .execute(pool)
     .await?;
     Ok(())
+}
+
+pub(super) async fn pairing(pool: &SqlitePool, id: &str) -> Result<Option<Pairing>> {
+    let found = sqlx::query("SELECT * FROM pairings WHERE id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    found.as_ref().map(rows::pairing).transpose()
 }
 
 /// Claims the newest open, unexpired pairing with this code hash, in one statement.
@@ -59,8 +69,13 @@ pub(super) async fn claim_pairing(
 
 /// Claimed → confirmed and the device inserted, in one `BEGIN IMMEDIATE` transaction.
 /// The device must be the one that claimed the pairing.
-pub(super) async fn confirm_pairing(pool: &SqlitePool, id: &str, device: &Device) -> Result<()> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+pub(super) async fn confirm_pairing(
+    pool: &SqlitePool,
+    id: &str,
+    device: &Device,
+    audit: &[AuditEvent],
+) -> Result<()> {
+    let mut tx = begin(pool).await?;
     let found = sqlx::query("SELECT * FROM pairings WHERE id = ?")
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -91,14 +106,21 @@ pub(super) async fn confirm_pairing(pool: &SqlitePool, id: &str, device: &Device
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    append_audit(&mut tx, audit).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Marks the device removed and revokes its standing delegations, in one transaction.
+/// Marks the device removed and revokes its standing delegations (feed entries by
+/// `owner`, reason `device removed`), in one transaction.
 /// Returns the device as now stored, `removed_at` set (what the API shows).
-pub(super) async fn remove_device(pool: &SqlitePool, id: &str, now: Timestamp) -> Result<Device> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+pub(super) async fn remove_device(
+    pool: &SqlitePool,
+    id: &str,
+    now: Timestamp,
+    audit: &[AuditEvent],
+) -> Result<Device> {
+    let mut tx = begin(pool).await?;
     let found = sqlx::query(
         "UPDATE devices SET removed_at = ? WHERE id = ? AND removed_at IS NULL RETURNING *",
     )
@@ -110,18 +132,27 @@ pub(super) async fn remove_device(pool: &SqlitePool, id: &str, now: Timestamp) -
         Some(row) => rows::device(&row)?,
         None => return Err(StoreError::NotFound),
     };
-    let reason = format!("device {} removed", device.id);
     for cid in rows::token_cids(&device.standing) {
-        sqlx::query(
-            "INSERT INTO revocations (cid, revoked_at, reason) VALUES (?, ?, ?)
-             ON CONFLICT (cid) DO NOTHING",
-        )
-        .bind(cid)
-        .bind(now)
-        .bind(&reason)
-        .execute(&mut *tx)
-        .await?;
+        let entry = rows::owner_revocation(cid, now, "device removed");
+        insert_revocation(&mut tx, &entry).await?;
     }
+    append_audit(&mut tx, audit).await?;
     tx.commit().await?;
     Ok(device)
+}
+
+pub(super) async fn list(pool: &SqlitePool) -> Result<Vec<Device>> {
+    let found = sqlx::query("SELECT * FROM devices ORDER BY created_at, id")
+        .fetch_all(pool)
+        .await?;
+    found.iter().map(rows::device).collect()
+}
+
+/// The active (not removed) device with this key.
+pub(super) async fn by_did(pool: &SqlitePool, did: &Did) -> Result<Option<Device>> {
+    let found = sqlx::query("SELECT * FROM devices WHERE did = ? AND removed_at IS NULL")
+        .bind(did.to_string())
+        .fetch_optional(pool)
+        .await?;
+    found.as_ref().map(rows::device).transpose()
 }

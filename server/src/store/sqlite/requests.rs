@@ -1,22 +1,30 @@
-//! SQLite: requests — creation under the agent's limits, listing, and the conditional
-//! pending → decided transitions (one `UPDATE … WHERE state = 'pending'` each).
+//! SQLite: requests — creation under the agent's limits, listing and lookups, expiry, and
+//! the conditional pending → decided transitions (one `UPDATE … WHERE state = 'pending'`
+//! each), every write with its audit events in one `BEGIN IMMEDIATE` transaction.
 
 use countersign_core::Did;
-use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
-use super::{frame, rows};
+use super::audit::append_audit;
+use super::revocations::insert_tokens;
+use super::{begin, frame, rows};
 use crate::store::{
-    Approval, CreateLimits, Denial, Request, RequestFilter, RequestState, Result, StoreError,
-    Timestamp,
+    Approval, AuditEvent, CreateLimits, Denial, Request, RequestFilter, RequestState, Result,
+    StoreError, Timestamp,
 };
 use rows::Columns;
 
 /// Checks the limits and inserts, in one `BEGIN IMMEDIATE` transaction: no other writer
 /// can slip a request in between the counts and the insert.
-pub(super) async fn create(pool: &SqlitePool, r: &Request, limits: CreateLimits) -> Result<()> {
+pub(super) async fn create(
+    pool: &SqlitePool,
+    r: &Request,
+    limits: CreateLimits,
+    audit: &[AuditEvent],
+) -> Result<()> {
     let agent = r.agent_did.to_string();
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = begin(pool).await?;
     let pending = sqlx::query(
         "SELECT COUNT(*) AS n FROM requests
          WHERE agent_did = ? AND state = 'pending' AND expires_at > ?",
@@ -67,6 +75,7 @@ pub(super) async fn create(pool: &SqlitePool, r: &Request, limits: CreateLimits)
     .bind(frame(&r.chain)?)
     .execute(&mut *tx)
     .await?;
+    append_audit(&mut tx, audit).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -102,7 +111,14 @@ pub(super) async fn list(pool: &SqlitePool, filter: &RequestFilter) -> Result<Ve
     found.iter().map(rows::request).collect()
 }
 
-pub(super) async fn approve(pool: &SqlitePool, id: &str, a: &Approval) -> Result<Request> {
+/// Pending → approved, recording the chain's tokens with it.
+pub(super) async fn approve(
+    pool: &SqlitePool,
+    id: &str,
+    a: &Approval,
+    audit: &[AuditEvent],
+) -> Result<Request> {
+    let mut tx = begin(pool).await?;
     let updated = sqlx::query(
         "UPDATE requests SET state = 'approved', decided_at = ?1, decided_by = ?2,
              evidence = ?3, chain = ?4, issued_cid = ?5, issued_expires_at = ?6
@@ -116,12 +132,25 @@ pub(super) async fn approve(pool: &SqlitePool, id: &str, a: &Approval) -> Result
     .bind(&a.issued_cid)
     .bind(a.issued_expires_at)
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    decided(pool, id, updated, a.at, None).await
+    let request = match decided(&mut tx, id, updated, a.at, None).await {
+        Ok(request) => request,
+        Err(e) => return settle(tx, e).await,
+    };
+    insert_tokens(&mut tx, &a.tokens).await?;
+    append_audit(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(request)
 }
 
-pub(super) async fn deny(pool: &SqlitePool, id: &str, d: &Denial) -> Result<Request> {
+pub(super) async fn deny(
+    pool: &SqlitePool,
+    id: &str,
+    d: &Denial,
+    audit: &[AuditEvent],
+) -> Result<Request> {
+    let mut tx = begin(pool).await?;
     let updated = sqlx::query(
         "UPDATE requests SET state = 'denied', decided_at = ?1, decided_by = ?2,
              denial_reason = ?3, evidence = ?4
@@ -133,9 +162,15 @@ pub(super) async fn deny(pool: &SqlitePool, id: &str, d: &Denial) -> Result<Requ
     .bind(&d.reason)
     .bind(&d.statement)
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    decided(pool, id, updated, d.at, None).await
+    let request = match decided(&mut tx, id, updated, d.at, None).await {
+        Ok(request) => request,
+        Err(e) => return settle(tx, e).await,
+    };
+    append_audit(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(request)
 }
 
 pub(super) async fn withdraw(
@@ -143,8 +178,10 @@ pub(super) async fn withdraw(
     id: &str,
     agent: &Did,
     now: Timestamp,
+    audit: &[AuditEvent],
 ) -> Result<Request> {
     let agent = agent.to_string();
+    let mut tx = begin(pool).await?;
     let updated = sqlx::query(
         "UPDATE requests SET state = 'withdrawn', decided_at = ?1
          WHERE id = ?2 AND agent_did = ?3 AND state = 'pending' AND expires_at > ?1
@@ -153,16 +190,31 @@ pub(super) async fn withdraw(
     .bind(now)
     .bind(id)
     .bind(&agent)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    decided(pool, id, updated, now, Some(&agent)).await
+    let request = match decided(&mut tx, id, updated, now, Some(&agent)).await {
+        Ok(request) => request,
+        Err(e) => return settle(tx, e).await,
+    };
+    append_audit(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(request)
+}
+
+/// Ends a transition that did not happen: commits what it found out (a request whose
+/// time was up is marked expired) and returns why; a database error rolls back.
+async fn settle<T>(tx: Transaction<'static, Sqlite>, e: StoreError) -> Result<T> {
+    if matches!(e, StoreError::NotPending(_) | StoreError::NotFound) {
+        tx.commit().await?;
+    }
+    Err(e)
 }
 
 /// The result of a conditional transition: the updated request, or why there was none —
 /// `NotFound` (also for another agent's request), or `NotPending` with the current state.
 /// A request still pending at that point has expired: it is marked so.
 async fn decided(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     id: &str,
     updated: Option<SqliteRow>,
     at: Timestamp,
@@ -173,7 +225,7 @@ async fn decided(
     }
     let current = sqlx::query("SELECT state, agent_did FROM requests WHERE id = ?")
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await?;
     let Some(current) = current else {
         return Err(StoreError::NotFound);
@@ -184,25 +236,106 @@ async fn decided(
         }
     }
     match rows::request_state(&current)? {
+        // The write lock is held: nobody else decided it since the update.
         RequestState::Pending => {
-            let expired = sqlx::query(
-                "UPDATE requests SET state = 'expired', decided_at = ?1
-                 WHERE id = ?2 AND state = 'pending' AND expires_at <= ?1",
-            )
-            .bind(at)
-            .bind(id)
-            .execute(pool)
-            .await?;
-            if expired.rows_affected() == 1 {
-                return Err(StoreError::NotPending(RequestState::Expired));
-            }
-            // Decided by someone else in the meantime.
-            let now = get(pool, id).await?.ok_or(StoreError::NotFound)?;
-            Err(StoreError::NotPending(match now.state {
-                RequestState::Pending => RequestState::Expired,
-                state => state,
-            }))
+            mark_expired(conn, id, at).await?;
+            Err(StoreError::NotPending(RequestState::Expired))
         }
         state => Err(StoreError::NotPending(state)),
     }
+}
+
+/// Marks a pending request whose time is up at `at` as expired, with its
+/// `request.expired` audit entry. `false` if it was not pending and due.
+pub(super) async fn mark_expired(
+    conn: &mut SqliteConnection,
+    id: &str,
+    at: Timestamp,
+) -> Result<bool> {
+    let expired = sqlx::query(
+        "UPDATE requests SET state = 'expired', decided_at = ?1
+         WHERE id = ?2 AND state = 'pending' AND expires_at <= ?1",
+    )
+    .bind(at)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    if expired.rows_affected() == 0 {
+        return Ok(false);
+    }
+    append_audit(conn, &[rows::expired_event(id, at)]).await?;
+    Ok(true)
+}
+
+/// Marks every pending request whose time is up as expired, each with its
+/// `request.expired` audit entry; returns their ids, in order of expiry.
+pub(super) async fn expire_due(pool: &SqlitePool, now: Timestamp) -> Result<Vec<String>> {
+    let mut tx = begin(pool).await?;
+    let due = sqlx::query(
+        "UPDATE requests SET state = 'expired', decided_at = ?1
+         WHERE state = 'pending' AND expires_at <= ?1 RETURNING id, expires_at",
+    )
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut due = due
+        .iter()
+        .map(|row| Ok((row.int("expires_at")?, row.text("id")?)))
+        .collect::<Result<Vec<_>>>()?;
+    due.sort();
+    let events: Vec<_> = due
+        .iter()
+        .map(|(_, id)| rows::expired_event(id, now))
+        .collect();
+    append_audit(&mut tx, &events).await?;
+    tx.commit().await?;
+    Ok(due.into_iter().map(|(_, id)| id).collect())
+}
+
+pub(super) async fn count_pending(pool: &SqlitePool, now: Timestamp) -> Result<u64> {
+    let n = sqlx::query(
+        "SELECT COUNT(*) AS n FROM requests WHERE state = 'pending' AND expires_at > ?",
+    )
+    .bind(now)
+    .fetch_one(pool)
+    .await?
+    .int("n")?;
+    Ok(n.unsigned_abs())
+}
+
+pub(super) async fn count_denials(pool: &SqlitePool, agent: &Did, since: Timestamp) -> Result<u64> {
+    let n = sqlx::query(
+        "SELECT COUNT(*) AS n FROM requests
+         WHERE agent_did = ? AND state = 'denied' AND decided_at >= ?",
+    )
+    .bind(agent.to_string())
+    .bind(since)
+    .fetch_one(pool)
+    .await?
+    .int("n")?;
+    Ok(n.unsigned_abs())
+}
+
+/// The newest pending, unexpired request of the same agent with the same command, args,
+/// policy and summary (JSON compared as stored text).
+pub(super) async fn find_identical(
+    pool: &SqlitePool,
+    r: &Request,
+    now: Timestamp,
+) -> Result<Option<Request>> {
+    let found = sqlx::query(
+        "SELECT * FROM requests
+         WHERE agent_did = ? AND command = ? AND args IS ? AND policy = ? AND summary = ?
+           AND state = 'pending' AND expires_at > ?
+         ORDER BY created_at DESC, seq DESC LIMIT 1",
+    )
+    .bind(r.agent_did.to_string())
+    .bind(r.command.as_str())
+    .bind(r.args.as_ref().map(rows::json_text))
+    .bind(rows::json_text(&r.policy))
+    .bind(&r.summary)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    found.as_ref().map(rows::request).transpose()
 }

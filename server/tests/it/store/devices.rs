@@ -1,10 +1,12 @@
 //! Store cases for agents, pairing, devices, revocation, JWT ids, and durability.
 
 use countersign_core::Cid;
-use countersign_server::store::{PairingState, RequestState, Store, StoreError};
+use countersign_server::audit::kind;
+use countersign_server::store::{KillTarget, PairingState, RequestState, Store, StoreError};
 
 use super::fixtures::{
-    NO_LIMITS, T0, TestDb, agent, approval, code_hash, device, did, pairing, request, tokens,
+    NO_LIMITS, T0, TestDb, agent, approval, code_hash, device, did, event, pairing, request,
+    revocation, tokens,
 };
 
 /// Pairs a device through the whole open → claimed → confirmed flow.
@@ -16,15 +18,15 @@ async fn pair(s: &dyn Store, pairing_id: &str, device: &countersign_server::stor
     s.claim_pairing(&code_hash(&code), &device.did, &device.name, T0 + 1)
         .await
         .unwrap();
-    s.confirm_pairing(pairing_id, device).await.unwrap();
+    s.confirm_pairing(pairing_id, device, &[]).await.unwrap();
 }
 
 pub async fn agents_crud(db: TestDb) {
     let s = db.store();
     s.ping().await.unwrap();
     let (billing, alerts) = (agent("billing", 10), agent("alerts", 11));
-    s.add_agent(&billing).await.unwrap();
-    s.add_agent(&alerts).await.unwrap();
+    s.add_agent(&billing, &[]).await.unwrap();
+    s.add_agent(&alerts, &[]).await.unwrap();
     let listed = s.list_agents().await.unwrap();
     assert_eq!(listed, vec![alerts.clone(), billing.clone()]);
     assert_eq!(
@@ -33,13 +35,13 @@ pub async fn agents_crud(db: TestDb) {
     );
     assert_eq!(s.agent_by_did(&did(99)).await.unwrap(), None);
 
-    s.remove_agent("billing").await.unwrap();
+    s.remove_agent("billing", &[]).await.unwrap();
     assert!(matches!(
-        s.remove_agent("billing").await,
+        s.remove_agent("billing", &[]).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        s.remove_agent("nobody").await,
+        s.remove_agent("nobody", &[]).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(s.agent_by_did(&billing.did).await.unwrap(), None);
@@ -48,15 +50,15 @@ pub async fn agents_crud(db: TestDb) {
 
 pub async fn agent_duplicates_are_rejected(db: TestDb) {
     let s = db.store();
-    s.add_agent(&agent("billing", 10)).await.unwrap();
+    s.add_agent(&agent("billing", 10), &[]).await.unwrap();
     let same_name = agent("billing", 11);
     assert!(matches!(
-        s.add_agent(&same_name).await,
+        s.add_agent(&same_name, &[]).await,
         Err(StoreError::AlreadyExists)
     ));
     let same_did = agent("other", 10);
     assert!(matches!(
-        s.add_agent(&same_did).await,
+        s.add_agent(&same_did, &[]).await,
         Err(StoreError::AlreadyExists)
     ));
     assert_eq!(s.list_agents().await.unwrap(), vec![agent("billing", 10)]);
@@ -87,7 +89,7 @@ pub async fn pairing_open_claim_confirm(db: TestDb) {
     assert_eq!(s.pairing("p1").await.unwrap(), Some(expected.clone()));
 
     let phone = device("d1", 2, tokens()[..1].to_vec());
-    s.confirm_pairing("p1", &phone).await.unwrap();
+    s.confirm_pairing("p1", &phone, &[]).await.unwrap();
     let confirmed = s.pairing("p1").await.unwrap().unwrap();
     assert_eq!(confirmed.state, PairingState::Confirmed);
     assert_eq!(confirmed.device_id.as_deref(), Some("d1"));
@@ -112,8 +114,8 @@ pub async fn pairing_unavailable_cases(db: TestDb) {
     assert!(unavailable(wrong_code));
     let too_late = s.claim_pairing(&right, &phone.did, "x", T0 + 600).await;
     assert!(unavailable(too_late));
-    assert!(unavailable(s.confirm_pairing("p1", &phone).await));
-    let unknown = s.confirm_pairing("p9", &phone).await;
+    assert!(unavailable(s.confirm_pairing("p1", &phone, &[]).await));
+    let unknown = s.confirm_pairing("p9", &phone, &[]).await;
     assert!(matches!(unknown, Err(StoreError::NotFound)));
     assert_eq!(
         s.pairing("p1").await.unwrap().unwrap().state,
@@ -127,11 +129,11 @@ pub async fn pairing_unavailable_cases(db: TestDb) {
     assert!(unavailable(twice));
     // Only the device that claimed the pairing can be confirmed.
     let impostor = device("d2", 3, tokens()[..1].to_vec());
-    assert!(unavailable(s.confirm_pairing("p1", &impostor).await));
+    assert!(unavailable(s.confirm_pairing("p1", &impostor, &[]).await));
 
-    s.confirm_pairing("p1", &phone).await.unwrap();
+    s.confirm_pairing("p1", &phone, &[]).await.unwrap();
     let again = device("d3", 2, tokens()[..1].to_vec());
-    assert!(unavailable(s.confirm_pairing("p1", &again).await));
+    assert!(unavailable(s.confirm_pairing("p1", &again, &[]).await));
     assert_eq!(s.list_devices().await.unwrap(), vec![phone]);
 }
 
@@ -148,15 +150,15 @@ pub async fn one_active_device_per_did(db: TestDb) {
         .await
         .unwrap();
     let second = device("d2", 2, tokens()[..1].to_vec());
-    let dup = s.confirm_pairing("p2", &second).await;
+    let dup = s.confirm_pairing("p2", &second, &[]).await;
     assert!(matches!(dup, Err(StoreError::AlreadyExists)));
     let p2 = s.pairing("p2").await.unwrap().unwrap();
     assert_eq!((p2.state, p2.device_id), (PairingState::Claimed, None));
     assert_eq!(s.list_devices().await.unwrap(), vec![first]);
 
     // Once the first is removed, the key can be paired again.
-    s.remove_device("d1", T0 + 5).await.unwrap();
-    s.confirm_pairing("p2", &second).await.unwrap();
+    s.remove_device("d1", T0 + 5, &[]).await.unwrap();
+    s.confirm_pairing("p2", &second, &[]).await.unwrap();
     assert_eq!(s.device_by_did(&did(2)).await.unwrap(), Some(second));
 }
 
@@ -174,7 +176,7 @@ pub async fn device_removal_revokes_standing(db: TestDb) {
         assert!(!s.is_revoked(cid).await.unwrap());
     }
 
-    let removed = s.remove_device("d1", T0 + 100).await.unwrap();
+    let removed = s.remove_device("d1", T0 + 100, &[]).await.unwrap();
     let expected = countersign_server::store::Device {
         removed_at: Some(T0 + 100),
         ..phone
@@ -187,9 +189,9 @@ pub async fn device_removal_revokes_standing(db: TestDb) {
     }
     assert!(!s.is_revoked(&other_cid).await.unwrap());
 
-    let again = s.remove_device("d1", T0 + 200).await;
+    let again = s.remove_device("d1", T0 + 200, &[]).await;
     assert!(matches!(again, Err(StoreError::NotFound)));
-    let unknown = s.remove_device("d9", T0 + 200).await;
+    let unknown = s.remove_device("d9", T0 + 200, &[]).await;
     assert!(matches!(unknown, Err(StoreError::NotFound)));
 }
 
@@ -210,8 +212,8 @@ pub async fn jti_replay_and_prune(db: TestDb) {
 
 pub async fn corrupt_rows_are_errors(db: TestDb) {
     let s = db.store();
-    s.add_agent(&agent("billing", 10)).await.unwrap();
-    s.create_request(&request("r1", 10, T0), NO_LIMITS)
+    s.add_agent(&agent("billing", 10), &[]).await.unwrap();
+    s.create_request(&request("r1", 10, T0), NO_LIMITS, &[])
         .await
         .unwrap();
     db.execute("UPDATE agents SET did = 'did:key:nonsense'")
@@ -225,25 +227,40 @@ pub async fn corrupt_rows_are_errors(db: TestDb) {
 pub async fn data_survives_reopening(mut db: TestDb) {
     let s = db.store();
     let billing = agent("billing", 10);
-    s.add_agent(&billing).await.unwrap();
+    s.add_agent(&billing, &[]).await.unwrap();
     let (phone, tablet) = (
         device("d1", 2, tokens()[..1].to_vec()),
         device("d2", 3, tokens()[1..2].to_vec()),
     );
     pair(&*s, "p1", &phone).await;
     pair(&*s, "p2", &tablet).await;
-    s.remove_device("d2", T0 + 2).await.unwrap();
+    s.remove_device("d2", T0 + 2, &[]).await.unwrap();
     let removed_cid = Cid::dag_cbor(&tokens()[1]).to_string();
-    s.create_request(&request("r1", 10, T0), NO_LIMITS)
+    s.create_request(&request("r1", 10, T0), NO_LIMITS, &[])
         .await
         .unwrap();
-    s.create_request(&request("r2", 10, T0 + 1), NO_LIMITS)
+    s.create_request(&request("r2", 10, T0 + 1), NO_LIMITS, &[])
         .await
         .unwrap();
-    let approved = s.approve("r1", &approval(T0 + 3)).await.unwrap();
+    let approved = s.approve("r1", &approval(T0 + 3), &[]).await.unwrap();
     assert!(s.use_jti(&did(4), "j1", T0 + 60).await.unwrap());
+    s.append_audit(&[event(T0 + 4, kind::RECEIPT, "r1")])
+        .await
+        .unwrap();
+    s.kill(KillTarget::Agent(did(11)), T0 + 5, &[])
+        .await
+        .unwrap();
+    s.revoke(&revocation("bafy-x", T0 + 5, None), &[])
+        .await
+        .unwrap();
+    s.suspend_agent(&did(10), &[]).await.unwrap();
     let pairing = s.pairing("p1").await.unwrap();
     let devices = s.list_devices().await.unwrap();
+    let (head, feed) = (
+        s.audit_head().await.unwrap(),
+        s.revocations_after(0, 0).await.unwrap(),
+    );
+    let issued = s.list_tokens(None, None).await.unwrap();
     drop(s);
 
     db.reopen().await;
@@ -258,4 +275,15 @@ pub async fn data_survives_reopening(mut db: TestDb) {
     assert_eq!(r2, request("r2", 10, T0 + 1));
     assert_eq!(r2.state, RequestState::Pending);
     assert!(!s.use_jti(&did(4), "j1", T0 + 60).await.unwrap());
+    assert_eq!(s.audit_head().await.unwrap(), head);
+    assert_eq!(head.0, 1);
+    assert_eq!(s.revocations_after(0, 0).await.unwrap(), feed);
+    assert_eq!(feed.len(), 2);
+    assert_eq!(s.list_tokens(None, None).await.unwrap(), issued);
+    assert!(s.is_killed(&did(11)).await.unwrap());
+    assert!(!s.is_killed(&did(10)).await.unwrap());
+    assert!(s.is_suspended(&did(10)).await.unwrap());
+    // Cursors carry on after the last one.
+    let next = s.revoke(&revocation("bafy-next", T0 + 6, None), &[]).await;
+    assert!(next.unwrap().unwrap() > feed[1].cursor);
 }

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use countersign_core::sample::SampleChain;
 use countersign_core::{Command, Did, Keypair};
 use countersign_server::store::{
-    self, Agent, Approval, CreateLimits, Denial, Device, Pairing, PairingState, Request,
-    RequestState, Store, Timestamp,
+    self, Agent, Approval, AuditEvent, CreateLimits, Denial, Device, Pairing, PairingState,
+    Request, RequestState, RevokedEntry, Store, Timestamp, TokenRecord,
 };
 use serde_json::json;
 use sqlx::Connection;
@@ -258,6 +258,30 @@ pub fn request(id: &str, n: u8, created_at: Timestamp) -> Request {
 
 pub fn approval(at: Timestamp) -> Approval {
     let chain = SampleChain::build().unwrap();
+    let kinds = ["standing", "approval", "issued"];
+    let records = chain
+        .delegations
+        .iter()
+        .zip(kinds)
+        .enumerate()
+        .map(|(i, (d, kind))| TokenRecord {
+            cid: d.cid.to_string(),
+            kind: kind.to_owned(),
+            issuer: d.token.issuer,
+            audience: d.token.audience,
+            command: d.token.command.as_str().to_owned(),
+            request_id: None,
+            agent_did: (kind == "issued").then_some(d.token.audience),
+            issued_at: at,
+            expires_at: d.token.expiration.map(|exp| i64::try_from(exp).unwrap()),
+            revokers: chain.delegations[..=i]
+                .iter()
+                .map(|d| d.token.issuer)
+                .collect(),
+            revoked_at: None,
+            bytes: d.bytes.clone(),
+        })
+        .collect();
     Approval {
         device: did(2),
         at,
@@ -265,7 +289,37 @@ pub fn approval(at: Timestamp) -> Approval {
         chain: chain.delegations.iter().map(|d| d.bytes.clone()).collect(),
         issued_cid: chain.delegations[2].cid.to_string(),
         issued_expires_at: at + 300,
+        tokens: records,
     }
+}
+
+/// A token record (stand-in bytes) issued to the agent with seed `agent`.
+pub fn token(cid: &str, kind: &str, agent: u8, issued_at: Timestamp) -> TokenRecord {
+    TokenRecord {
+        cid: cid.to_owned(),
+        kind: kind.to_owned(),
+        issuer: did(3),
+        audience: did(agent),
+        command: "/payment/refund".to_owned(),
+        request_id: Some(format!("req-{cid}")),
+        agent_did: Some(did(agent)),
+        issued_at,
+        expires_at: Some(issued_at + 300),
+        revokers: vec![did(1), did(2), did(3)],
+        revoked_at: None,
+        bytes: format!("token {cid}").into_bytes(),
+    }
+}
+
+/// An audit event at `at` about `subject`, with a little data.
+pub fn event(at: Timestamp, kind: &str, subject: &str) -> AuditEvent {
+    AuditEvent::new(
+        at,
+        kind,
+        did(1),
+        subject,
+        json!({"n": at - T0, "tags": ["a", "b"]}),
+    )
 }
 
 pub fn denial(at: Timestamp) -> Denial {
@@ -274,5 +328,17 @@ pub fn denial(at: Timestamp) -> Denial {
         at,
         reason: "not this one".to_owned(),
         statement: b"signed denial statement".to_vec(),
+    }
+}
+
+/// A revocation by the owner (seed 1) of `cid` at `at`, for `Store::revoke`.
+pub fn revocation(cid: &str, at: Timestamp, record: Option<&str>) -> RevokedEntry {
+    RevokedEntry {
+        cursor: 0,
+        cid: cid.to_owned(),
+        revoked_at: at,
+        revoked_by: did(1).to_string(),
+        reason: "lost laptop".to_owned(),
+        record: record.map(str::to_owned),
     }
 }

@@ -1,0 +1,219 @@
+//! Receipts: a signed statement to the service of what the gateway did with each valid
+//! invocation, delivered from the durable queue with retries until the service takes it.
+//!
+//! `POST {service}/v1/receipts` with `{"receipt": "<JWT>"}`, EdDSA-signed by the gateway
+//! key: `iss` = the gateway's DID, `aud` = the service's, `iat`, `exp` (+5 minutes), a
+//! random `jti`, then `invocation` (CID), `route` (command), `outcome` (`ok`,
+//! `upstream_error`, `unknown` or `refused`), `status` (upstream status or 0), `at`, and
+//! for a refusal `error` (its kind).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use countersign_core::{Did, Keypair};
+use countersign_server::clock::Clock;
+use data_encoding::HEXLOWER;
+use futures_util::StreamExt;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{ATTEMPT, Pending, Store};
+
+/// How long a receipt token is valid.
+pub const RECEIPT_LIFETIME: i64 = 300;
+/// Receipts delivered at once.
+const CONCURRENCY: usize = 8;
+/// Receipts read from the queue per round.
+const BATCH: i64 = 256;
+
+/// The claims of a receipt token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReceiptClaims {
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub invocation: String,
+    pub route: String,
+    pub outcome: String,
+    pub status: i64,
+    pub at: i64,
+    /// The kind of a refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Timing of delivery.
+#[derive(Clone, Debug)]
+pub struct DeliverySettings {
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Delivers queued receipts.
+#[derive(Debug, Clone)]
+pub struct Courier {
+    pub http: reqwest::Client,
+    /// The service's base URL, without a trailing `/`.
+    pub base: String,
+    /// The service's DID, if configured; otherwise asked of `GET /v1/service`.
+    pub service: Option<Did>,
+    pub key: Keypair,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub settings: DeliverySettings,
+}
+
+impl Courier {
+    /// Delivers until the task is dropped: whenever receipts are queued, and again after
+    /// a backoff while any delivery fails.
+    pub async fn run(mut self) {
+        let der = match self.key.to_pkcs8_der() {
+            Ok(der) => der,
+            Err(e) => return tracing::error!(error = %e, "receipts cannot be signed"),
+        };
+        let signing = EncodingKey::from_ed_der(&der);
+        let mut backoff = self.settings.min_backoff;
+        loop {
+            let result = self.round(&signing).await;
+            match result {
+                Ok(true) => {
+                    backoff = self.settings.min_backoff;
+                    continue;
+                }
+                Ok(false) => {
+                    backoff = self.settings.min_backoff;
+                    self.store.receipts_ready().notified().await;
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "receipt delivery failed"
+                    );
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = self.store.receipts_ready().notified() => {}
+                    }
+                    backoff = (backoff * 2).min(self.settings.max_backoff);
+                }
+            }
+        }
+    }
+
+    /// Delivers one batch. `Ok(true)`: there may be more; `Ok(false)`: the queue is empty.
+    async fn round(&mut self, signing: &EncodingKey) -> anyhow::Result<bool> {
+        let pending = self.store.pending(BATCH).await?;
+        if pending.is_empty() {
+            return Ok(false);
+        }
+        let service = match self.service {
+            Some(did) => did,
+            None => {
+                let did = self.ask_service_did().await?;
+                self.service = Some(did);
+                did
+            }
+        };
+        let full = pending.len() as i64 == BATCH;
+        let this = &*self;
+        let service = &service;
+        let results: Vec<(i64, anyhow::Result<()>)> = futures_util::stream::iter(pending)
+            .map(|p| async move { (p.id, this.deliver(&p, service, signing).await) })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut delivered = Vec::with_capacity(results.len());
+        let mut failure = None;
+        for (id, result) in results {
+            match result {
+                Ok(()) => delivered.push(id),
+                Err(e) => failure = Some(e),
+            }
+        }
+        if !delivered.is_empty() {
+            self.store.delivered(delivered).await?;
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(full),
+        }
+    }
+
+    async fn deliver(
+        &self,
+        p: &Pending,
+        service: &Did,
+        signing: &EncodingKey,
+    ) -> anyhow::Result<()> {
+        let token = self.sign(p, service, signing)?;
+        let response = self
+            .http
+            .post(format!("{}/v1/receipts", self.base))
+            .timeout(self.settings.request_timeout)
+            .json(&serde_json::json!({ "receipt": token }))
+            .send()
+            .await
+            .context("POST /v1/receipts")?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("POST /v1/receipts answered {status}");
+        }
+        Ok(())
+    }
+
+    fn sign(&self, p: &Pending, service: &Did, signing: &EncodingKey) -> anyhow::Result<String> {
+        let now = self.clock.now();
+        let mut jti = [0u8; 16];
+        getrandom::getrandom(&mut jti).context("the operating system gave no randomness")?;
+        let claims = ReceiptClaims {
+            iss: self.key.did().to_string(),
+            aud: service.to_string(),
+            iat: now,
+            exp: now + RECEIPT_LIFETIME,
+            jti: HEXLOWER.encode(&jti),
+            invocation: p.invocation.clone(),
+            route: p.route.clone(),
+            outcome: p.outcome.clone(),
+            status: p.status,
+            at: p.at,
+            error: (p.kind != ATTEMPT).then(|| p.kind.clone()),
+        };
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::EdDSA),
+            &claims,
+            signing,
+        )?)
+    }
+
+    async fn ask_service_did(&self) -> anyhow::Result<Did> {
+        #[derive(Deserialize)]
+        struct Info {
+            did: String,
+        }
+        let info: Info = self
+            .http
+            .get(format!("{}/v1/service", self.base))
+            .timeout(self.settings.request_timeout)
+            .send()
+            .await
+            .context("GET /v1/service")?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(info.did.parse()?)
+    }
+}

@@ -1,0 +1,262 @@
+//! The gateway's local SQLite store (WAL, `synchronous = FULL`): invocations accepted
+//! (replay), the revocation view and its cursor, and the receipt queue.
+//!
+//! Every write goes through one writer task that commits concurrent requests together in
+//! one transaction (group commit): each caller that waits is answered only once its
+//! batch is durable, and the cost of the `fsync` is shared by the whole batch.
+
+mod writer;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Connection, Row};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use writer::Op;
+
+/// How long a statement waits for another connection's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed; the message is for logs, never for clients.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The writer task has stopped.
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An invocation to accept once, with the receipt of its upstream call (in progress).
+#[derive(Clone, Debug)]
+pub struct Claim {
+    pub invocation: String,
+    pub route: String,
+    /// The invocation's `exp`: until then, the same CID is refused.
+    pub expires_at: i64,
+    pub at: i64,
+}
+
+/// How an attempt ended, as a receipt says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    UpstreamError,
+    /// The upstream may or may not have acted (a timeout, or a crash during the call).
+    Unknown,
+    /// Refused after the chain was found valid (the receipt's `error` says why).
+    Refused,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::UpstreamError => "upstream_error",
+            Outcome::Unknown => "unknown",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+/// A receipt ready to deliver: the end of an attempt, or a refusal.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub invocation: String,
+    /// `attempt`, or the kind of the refusal.
+    pub kind: String,
+    pub route: String,
+    pub outcome: Outcome,
+    pub status: u16,
+    pub at: i64,
+    pub expires_at: i64,
+}
+
+/// The kind of the receipt of an upstream call.
+pub const ATTEMPT: &str = "attempt";
+
+/// A receipt waiting for delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub id: i64,
+    pub invocation: String,
+    pub kind: String,
+    pub route: String,
+    pub outcome: String,
+    pub status: i64,
+    pub at: i64,
+}
+
+/// One entry of the revocation feed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct Revocation {
+    pub cursor: i64,
+    pub cid: String,
+    pub revoked_at: i64,
+}
+
+/// The store: a handle on the writer task and a pool for reads. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    writer: mpsc::UnboundedSender<Op>,
+    reads: SqlitePool,
+    receipts_ready: Arc<Notify>,
+}
+
+impl Store {
+    /// Opens (creating if missing) `gateway.db` in `dir`, migrates it, and marks receipts
+    /// left in progress by a previous run as `unknown`: their upstream call may or may
+    /// not have happened.
+    pub async fn open(dir: &Path, now: i64) -> Result<Store> {
+        let url = format!("sqlite:{}", dir.join("gateway.db").display());
+        let options = SqliteConnectOptions::from_str(&url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT);
+        let reads = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations").run(&reads).await?;
+        let orphans = sqlx::query(
+            "UPDATE receipts SET state = 'done', outcome = 'unknown', at = ? \
+             WHERE state = 'in_progress'",
+        )
+        .bind(now)
+        .execute(&reads)
+        .await?
+        .rows_affected();
+        if orphans > 0 {
+            tracing::warn!(
+                receipts = orphans,
+                "upstream calls were under way when the gateway stopped; their receipts say \
+                 outcome \"unknown\""
+            );
+        }
+        let conn = SqliteConnection::connect_with(&options).await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let receipts_ready = Arc::new(Notify::new());
+        tokio::spawn(writer::run(conn, rx, receipts_ready.clone()));
+        Ok(Store {
+            writer: tx,
+            reads,
+            receipts_ready,
+        })
+    }
+
+    /// Accepts an invocation once: `true` if it is new (and its in-progress receipt is
+    /// durably queued), `false` if it was accepted before.
+    pub async fn claim(&self, claim: Claim) -> Result<bool> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::Claim(claim, reply))?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Queues a receipt for delivery, without waiting for it to be durable: a receipt
+    /// lost in a crash is still delivered, as in progress → `unknown`.
+    pub fn record(&self, record: Record) {
+        if self.send(Op::Record(record)).is_err() {
+            tracing::error!("the store is closed; a receipt was not recorded");
+        }
+    }
+
+    /// Durably adds revoked CIDs and moves the feed cursor forward.
+    pub async fn revoke(&self, items: Vec<Revocation>, cursor: i64) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::Revoke(items, cursor, reply))?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Marks receipts as delivered.
+    pub async fn delivered(&self, ids: Vec<i64>) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::Delivered(ids, reply))?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Forgets accepted invocations and delivered receipts that expired before `before`.
+    pub async fn prune(&self, before: i64) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::Prune(before, reply))?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The feed cursor and every revoked CID.
+    pub async fn revocations(&self) -> Result<(i64, Vec<String>)> {
+        let cursor: Option<i64> = sqlx::query_scalar("SELECT cursor FROM feed_state WHERE id = 1")
+            .fetch_optional(&self.reads)
+            .await?;
+        let cids = sqlx::query_scalar("SELECT cid FROM revoked")
+            .fetch_all(&self.reads)
+            .await?;
+        Ok((cursor.unwrap_or(0), cids))
+    }
+
+    /// Receipts waiting for delivery, oldest first.
+    pub async fn pending(&self, limit: i64) -> Result<Vec<Pending>> {
+        let rows = sqlx::query(
+            "SELECT id, invocation, kind, route, outcome, status, at FROM receipts \
+             WHERE state = 'done' ORDER BY id LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.reads)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Pending {
+                    id: r.try_get("id")?,
+                    invocation: r.try_get("invocation")?,
+                    kind: r.try_get("kind")?,
+                    route: r.try_get("route")?,
+                    outcome: r
+                        .try_get::<Option<String>, _>("outcome")?
+                        .unwrap_or_else(|| "unknown".into()),
+                    status: r.try_get("status")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The state of one invocation's receipt, for tests and inspection.
+    pub async fn receipt_state(&self, invocation: &str, kind: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT state FROM receipts WHERE invocation = ? AND kind = ?")
+                .bind(invocation)
+                .bind(kind)
+                .fetch_optional(&self.reads)
+                .await?,
+        )
+    }
+
+    /// Notified after receipts to deliver were committed.
+    pub fn receipts_ready(&self) -> &Notify {
+        &self.receipts_ready
+    }
+
+    fn send(&self, op: Op) -> Result<()> {
+        self.writer.send(op).map_err(|_| StoreError::Closed)
+    }
+}

@@ -1,0 +1,168 @@
+//! `/v1/audit`: the hash-chained log for the owner — pages, live events, checkpoints on
+//! demand — and `/v1/receipts`, where gateways post their signed receipts.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::actions::checkpoint::sign_now;
+use crate::audit::{Checkpoint, Entry, kind};
+use crate::auth::{Owner, jwt};
+use crate::error::ApiError;
+use crate::input::{JsonBody, QueryArgs};
+use crate::state::AppState;
+use crate::store::AuditEvent;
+
+const PAGE: u32 = 1000;
+const RECHECK: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Entries after this sequence number (default 0: from the start).
+    pub after: Option<i64>,
+    /// At most this many (default and maximum 1000).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// The service whose key signs the checkpoints.
+    pub service: String,
+    #[schema(value_type = Vec<Object>)]
+    pub entries: Vec<Entry>,
+    /// Checkpoints covering entries after `after`.
+    #[schema(value_type = Vec<Object>)]
+    pub checkpoints: Vec<Checkpoint>,
+    /// Pass as `after` to continue.
+    pub next: i64,
+}
+
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery), security(("owner" = [])),
+    responses((status = 200, body = AuditPage)))]
+pub async fn page(
+    State(state): State<AppState>,
+    _owner: Owner,
+    QueryArgs(q): QueryArgs<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let after = q.after.unwrap_or(0).max(0);
+    let entries = state.store.audit_entries(after, q.limit.unwrap_or(PAGE).clamp(1, PAGE)).await?;
+    let next = entries.last().map_or(after, |e| e.seq);
+    let checkpoints = state
+        .store
+        .checkpoints(after)
+        .await?
+        .into_iter()
+        .filter(|c| c.count <= next)
+        .collect();
+    Ok(Json(AuditPage {
+        service: state.service_did().to_string(),
+        entries,
+        checkpoints,
+        next,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/audit/checkpoint", tag = "audit", security(("owner" = [])),
+    responses((status = 200, body = Object, description = "The signed checkpoint")))]
+pub async fn checkpoint(State(state): State<AppState>, _owner: Owner) -> Result<Json<Checkpoint>, ApiError> {
+    Ok(Json(sign_now(&state).await?))
+}
+
+#[utoipa::path(get, path = "/v1/audit/events", tag = "audit", params(AuditQuery), security(("owner" = [])),
+    responses((status = 200, description = "text/event-stream of `entry` events carrying audit entries")))]
+pub async fn events(
+    State(state): State<AppState>,
+    _owner: Owner,
+    QueryArgs(q): QueryArgs<AuditQuery>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let start = q.after.unwrap_or(0).max(0);
+    let changes = state.audit_feed.subscribe();
+    let stream = futures_util::stream::unfold(
+        (state, changes, start, std::collections::VecDeque::<Entry>::new()),
+        |(state, mut changes, mut after, mut queue)| async move {
+            loop {
+                if state.is_stopping() {
+                    return None;
+                }
+                if let Some(e) = queue.pop_front() {
+                    after = e.seq;
+                    let event = Event::default()
+                        .event("entry")
+                        .id(e.seq.to_string())
+                        .json_data(&e)
+                        .unwrap_or_else(|_| Event::default().comment("unencodable"));
+                    return Some((Ok(event), (state, changes, after, queue)));
+                }
+                changes.mark_unchanged();
+                match state.store.audit_entries(after, PAGE).await {
+                    Ok(page) if !page.is_empty() => queue.extend(page),
+                    Ok(_) => {
+                        let _ = tokio::time::timeout(RECHECK, changes.changed()).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "audit stream: store read failed");
+                        tokio::time::sleep(RECHECK).await;
+                    }
+                }
+            }
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptBody {
+    /// An EdDSA JWT signed by a configured gateway: `{iss, aud: service, iat, exp, jti,
+    /// invocation, route, outcome, status, at}`.
+    pub receipt: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReceiptClaims {
+    invocation: String,
+    route: String,
+    outcome: String,
+    #[serde(default)]
+    status: u16,
+    at: i64,
+}
+
+#[utoipa::path(post, path = "/v1/receipts", tag = "audit", request_body = ReceiptBody,
+    responses((status = 202), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn receipt(State(state): State<AppState>, JsonBody(body): JsonBody<ReceiptBody>) -> Result<StatusCode, ApiError> {
+    let now = state.now();
+    let rules = jwt::TimeRules {
+        now,
+        max_lifetime: i64::try_from(state.config.auth.max_token_lifetime.0).unwrap_or(300),
+        // Receipts may be delivered late, after the gateway or the service was down.
+        skew: 7 * 86_400,
+    };
+    let verified = jwt::verify(&body.receipt, &state.service_did(), rules).map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    let gateway = verified.did.to_string();
+    if !state.config.gateways.contains(&gateway) {
+        return Err(ApiError::forbidden(format!("{gateway} is not a configured gateway")));
+    }
+    let claims: ReceiptClaims = jsonwebtoken::dangerous::insecure_decode_claims(&body.receipt)
+        .map_err(|_| ApiError::invalid("receipt: missing invocation, route, outcome or at"))?;
+    let event = AuditEvent::new(now, kind::RECEIPT, &gateway, &claims.invocation, json!({
+        "route": claims.route, "outcome": claims.outcome, "status": claims.status, "at": claims.at,
+        "jti": verified.claims.jti, "receipt": body.receipt,
+    }));
+    // A receipt delivered twice (a retry after a lost answer) is recorded once.
+    if state.store.use_jti(&verified.did, &verified.claims.jti, verified.claims.exp.max(now + 7 * 86_400)).await? {
+        state.store.append_audit(&[event]).await?;
+        state.announce(false);
+    }
+    Ok(StatusCode::ACCEPTED)
+}

@@ -1,0 +1,193 @@
+//! PostgreSQL: agents — registration, suspension, and the kill switch (rows of `kills`: an
+//! agent's DID, or `all`).
+
+use countersign_core::Did;
+use sqlx::PgPool;
+
+use super::audit::{append_audit, lock_log};
+use super::revocations::insert_revocation;
+use super::rows;
+use crate::store::{Agent, AuditEvent, KillReport, KillTarget, Result, StoreError, Timestamp};
+use rows::Columns;
+
+/// The `kills` target that stands for every agent.
+const ALL: &str = "all";
+
+pub(super) async fn add(pool: &PgPool, agent: &Agent, audit: &[AuditEvent]) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO agents (name, did, allow, max_pending, rate_per_min, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&agent.name)
+    .bind(agent.did.to_string())
+    .bind(rows::allow_text(&agent.allow))
+    .bind(i64::from(agent.max_pending))
+    .bind(i64::from(agent.rate_per_min))
+    .bind(agent.created_at)
+    .execute(&mut *tx)
+    .await?;
+    append_audit(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn list(pool: &PgPool) -> Result<Vec<Agent>> {
+    let found = sqlx::query("SELECT * FROM agents ORDER BY name")
+        .fetch_all(pool)
+        .await?;
+    found.iter().map(rows::agent).collect()
+}
+
+pub(super) async fn by_did(pool: &PgPool, did: &Did) -> Result<Option<Agent>> {
+    let found = sqlx::query("SELECT * FROM agents WHERE did = $1")
+        .bind(did.to_string())
+        .fetch_optional(pool)
+        .await?;
+    found.as_ref().map(rows::agent).transpose()
+}
+
+pub(super) async fn remove(pool: &PgPool, name: &str, audit: &[AuditEvent]) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query("DELETE FROM agents WHERE name = $1")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    append_audit(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Suspends the agent (keeping the time of a suspension already in force).
+pub(super) async fn suspend(
+    pool: &PgPool,
+    agent: &Did,
+    at: Timestamp,
+    audit: &[AuditEvent],
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let done =
+        sqlx::query("UPDATE agents SET suspended_at = COALESCE(suspended_at, $1) WHERE did = $2")
+            .bind(at)
+            .bind(agent.to_string())
+            .execute(&mut *tx)
+            .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    append_audit(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn resume(pool: &PgPool, name: &str, audit: &[AuditEvent]) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query("UPDATE agents SET suspended_at = NULL WHERE name = $1")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    append_audit(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn is_suspended(pool: &PgPool, agent: &Did) -> Result<bool> {
+    let found = sqlx::query("SELECT 1 FROM agents WHERE did = $1 AND suspended_at IS NOT NULL")
+        .bind(agent.to_string())
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Cancels the target's pending (unexpired) requests, records the kill and revokes its
+/// live issued tokens, in one transaction (the row changes first, then the log's lock).
+pub(super) async fn kill(
+    pool: &PgPool,
+    target: KillTarget,
+    now: Timestamp,
+    audit: &[AuditEvent],
+) -> Result<KillReport> {
+    let agent = match target {
+        KillTarget::Agent(did) => Some(did.to_string()),
+        KillTarget::All => None,
+    };
+    let mut tx = pool.begin().await?;
+    let cancelled = sqlx::query(
+        "UPDATE requests SET state = 'cancelled', decided_at = $1
+         WHERE state = 'pending' AND expires_at > $1 AND ($2::TEXT IS NULL OR agent_did = $2)",
+    )
+    .bind(now)
+    .bind(&agent)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO kills (target, killed_at) VALUES ($1, $2) ON CONFLICT (target) DO NOTHING",
+    )
+    .bind(agent.as_deref().unwrap_or(ALL))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    // The tokens are read under the log's lock: any token committed before this kill's
+    // revocations is in the set.
+    lock_log(&mut tx).await?;
+    let live = sqlx::query(
+        "SELECT t.cid FROM tokens t
+         WHERE t.kind IN ('issued', 'auto') AND ($2::TEXT IS NULL OR t.agent_did = $2)
+           AND (t.expires_at IS NULL OR t.expires_at > $1)
+           AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.cid = t.cid)
+         ORDER BY t.issued_at, t.cid",
+    )
+    .bind(now)
+    .bind(&agent)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut revoked = 0;
+    for row in &live {
+        let entry = rows::owner_revocation(row.text("cid")?, now, "kill switch");
+        if insert_revocation(&mut tx, &entry).await?.is_some() {
+            revoked += 1;
+        }
+    }
+    append_audit(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(KillReport {
+        tokens_revoked: revoked,
+        requests_cancelled: cancelled.rows_affected(),
+    })
+}
+
+/// Lifts an agent's kill switch, or (`All`) every kill switch in force.
+pub(super) async fn lift_kill(
+    pool: &PgPool,
+    target: KillTarget,
+    audit: &[AuditEvent],
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    match target {
+        KillTarget::Agent(did) => {
+            sqlx::query("DELETE FROM kills WHERE target = $1")
+                .bind(did.to_string())
+                .execute(&mut *tx)
+                .await?
+        }
+        KillTarget::All => sqlx::query("DELETE FROM kills").execute(&mut *tx).await?,
+    };
+    append_audit(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn is_killed(pool: &PgPool, agent: &Did) -> Result<bool> {
+    let found = sqlx::query("SELECT 1 FROM kills WHERE target IN ($1, $2) LIMIT 1")
+        .bind(ALL)
+        .bind(agent.to_string())
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
+}

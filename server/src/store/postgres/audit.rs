@@ -1,0 +1,103 @@
+//! PostgreSQL: the hash-chained audit log and its signed checkpoints. Appends (and the
+//! revocation feed's inserts) are serialized by one transaction-scoped advisory lock.
+
+use sqlx::{PgConnection, PgPool};
+
+use super::rows;
+use crate::audit::{Checkpoint, Entry, GENESIS, hex};
+use crate::store::{AuditEvent, Result};
+use rows::Columns;
+
+/// The key of the advisory lock that serializes appends to the log and to the
+/// revocation feed ("CSLOG"). Single-key locks do not conflict with the two-key agent
+/// locks of request creation.
+const LOG_LOCK: i64 = 0x43_534c_4f47;
+
+/// Takes the log's lock until the transaction ends. Every transaction takes it last,
+/// after its row changes, so it never waits for a row lock while holding it.
+pub(super) async fn lock_log(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(LOG_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Appends `events` after the log's current head, each chained to the one before.
+///
+/// Takes the log's lock before reading the head: a concurrent append waits until this
+/// transaction ends and then (each statement of a READ COMMITTED transaction sees what
+/// committed before it) reads the head this one wrote, so the log stays one chain.
+pub(super) async fn append_audit(conn: &mut PgConnection, events: &[AuditEvent]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    lock_log(conn).await?;
+    let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    for e in rows::chain(rows::head(last.as_ref())?, events) {
+        sqlx::query(
+            "INSERT INTO audit (seq, at, kind, actor, subject, data, prev, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(e.seq)
+        .bind(e.at)
+        .bind(&e.kind)
+        .bind(&e.actor)
+        .bind(&e.subject)
+        .bind(rows::json_text(&e.data))
+        .bind(&e.prev)
+        .bind(&e.hash)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Appends events that accompany no other change, in a transaction of their own.
+pub(super) async fn append(pool: &PgPool, events: &[AuditEvent]) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    append_audit(&mut tx, events).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn entries(pool: &PgPool, after: i64, limit: u32) -> Result<Vec<Entry>> {
+    let found = sqlx::query("SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2")
+        .bind(after)
+        .bind(rows::feed_limit(limit))
+        .fetch_all(pool)
+        .await?;
+    found.iter().map(rows::entry).collect()
+}
+
+/// The number of entries (seq runs 1, 2, 3… without gaps) and the last one's hash.
+pub(super) async fn head(pool: &PgPool) -> Result<(i64, String)> {
+    let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(pool)
+        .await?;
+    match last {
+        Some(row) => Ok((row.int("seq")?, row.text("hash")?)),
+        None => Ok((0, hex(&GENESIS))),
+    }
+}
+
+pub(super) async fn add_checkpoint(pool: &PgPool, c: &Checkpoint) -> Result<()> {
+    sqlx::query("INSERT INTO checkpoints (count, head, at, signature) VALUES ($1, $2, $3, $4)")
+        .bind(c.count)
+        .bind(&c.head)
+        .bind(c.at)
+        .bind(&c.signature)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn checkpoints(pool: &PgPool, after: i64) -> Result<Vec<Checkpoint>> {
+    let found = sqlx::query("SELECT * FROM checkpoints WHERE count > $1 ORDER BY count")
+        .bind(after)
+        .fetch_all(pool)
+        .await?;
+    found.iter().map(rows::checkpoint).collect()
+}

@@ -1,0 +1,167 @@
+//! Store cases for the audit log: the hash chain, appends serialized under concurrency,
+//! and checkpoints.
+
+use countersign_server::audit::{
+    Checkpoint, Entry, ExportLine, GENESIS, Header, entry_hash, hex, kind, verify_export,
+};
+use countersign_server::store::{AuditEvent, Store, StoreError};
+use serde_json::json;
+
+use super::fixtures::{NO_LIMITS, T0, TestDb, did, event, request};
+
+/// Checks that `entries` are the whole log: seq 1, 2, 3… and each entry's `prev` the hash
+/// of the one before (GENESIS first), every hash recomputed from the entry's fields.
+pub fn assert_chain(entries: &[Entry]) {
+    let mut prev = GENESIS;
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e.seq, i64::try_from(i).unwrap() + 1, "seq without gaps");
+        assert_eq!(
+            e.prev,
+            hex(&prev),
+            "entry {} follows entry {}",
+            e.seq,
+            e.seq - 1
+        );
+        let hash = entry_hash(&prev, e.seq, e.at, &e.kind, &e.actor, &e.subject, &e.data);
+        assert_eq!(e.hash, hex(&hash), "entry {} hash", e.seq);
+        prev = hash;
+    }
+}
+
+/// The whole log, read page by page.
+pub async fn all_entries(s: &dyn Store) -> Vec<Entry> {
+    let mut all: Vec<Entry> = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |e| e.seq);
+        let page = s.audit_entries(after, 7).await.unwrap();
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+fn as_event(e: &Entry) -> AuditEvent {
+    AuditEvent::new(e.at, &e.kind, &e.actor, e.subject.clone(), e.data.clone())
+}
+
+pub async fn audit_chain_links(db: TestDb) {
+    let s = db.store();
+    assert_eq!(s.audit_head().await.unwrap(), (0, hex(&GENESIS)));
+    assert!(s.audit_entries(0, 0).await.unwrap().is_empty());
+    s.append_audit(&[]).await.unwrap();
+    assert_eq!(s.audit_head().await.unwrap().0, 0);
+
+    let events: Vec<AuditEvent> = (0..50)
+        .map(|i| {
+            let mut e = event(T0 + i, kind::NOTIFICATION_SENT, &format!("r{i}"));
+            e.data = json!({"z": i, "a": {"y": [i, "é"], "b": null}});
+            e
+        })
+        .collect();
+    let mut start = 0;
+    for batch in [1, 5, 44] {
+        s.append_audit(&events[start..start + batch]).await.unwrap();
+        start += batch;
+        assert_eq!(
+            s.audit_head().await.unwrap().0,
+            i64::try_from(start).unwrap()
+        );
+    }
+
+    let all = s.audit_entries(0, 0).await.unwrap();
+    assert_eq!(all.len(), 50);
+    assert_chain(&all);
+    assert_eq!(all.iter().map(as_event).collect::<Vec<_>>(), events);
+    assert_eq!(s.audit_head().await.unwrap(), (50, all[49].hash.clone()));
+    assert_eq!(all_entries(&*s).await, all);
+    let page = s.audit_entries(10, 5).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [11, 12, 13, 14, 15]
+    );
+    assert!(s.audit_entries(50, 0).await.unwrap().is_empty());
+
+    // What the log holds passes the offline verification of an export.
+    let header = ExportLine::Header(Header {
+        format: "countersign-audit-v1".to_owned(),
+        service: did(3).to_string(),
+        since: 0,
+    });
+    let lines: Vec<String> = std::iter::once(header)
+        .chain(all.into_iter().map(ExportLine::Entry))
+        .map(|line| serde_json::to_string(&line).unwrap())
+        .collect();
+    let summary = verify_export(&lines.join("\n"), None).unwrap();
+    assert_eq!((summary.entries, summary.last_seq), (50, Some(50)));
+}
+
+pub async fn concurrent_audited_writes_stay_one_chain(db: TestDb) {
+    let s = db.store();
+    let tasks: Vec<_> = (0..20u8)
+        .flat_map(|i| {
+            let (s1, s2) = (s.clone(), s.clone());
+            let at = T0 + i64::from(i);
+            [
+                tokio::spawn(async move {
+                    let events = [
+                        event(at, kind::NOTIFICATION_SENT, &format!("n{i}")),
+                        event(at, kind::NOTIFICATION_FAILED, &format!("n{i}")),
+                    ];
+                    s1.append_audit(&events).await
+                }),
+                tokio::spawn(async move {
+                    let created = event(at, kind::REQUEST_CREATED, &format!("r{i}"));
+                    let r = request(&format!("r{i}"), 10 + i % 3, at);
+                    s2.create_request(&r, NO_LIMITS, &[created]).await
+                }),
+            ]
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let all = all_entries(&*s).await;
+    assert_eq!(all.len(), 60);
+    assert_chain(&all);
+    assert_eq!(s.audit_head().await.unwrap(), (60, all[59].hash.clone()));
+    for i in 0..20 {
+        let of = |kind: &str, subject: String| {
+            all.iter()
+                .filter(|e| e.kind == kind && e.subject == subject)
+                .count()
+        };
+        assert_eq!(of(kind::REQUEST_CREATED, format!("r{i}")), 1);
+        assert_eq!(of(kind::NOTIFICATION_SENT, format!("n{i}")), 1);
+        // A change's events stay together, in order.
+        let sent = all
+            .iter()
+            .position(|e| e.kind == kind::NOTIFICATION_SENT && e.subject == format!("n{i}"))
+            .unwrap();
+        assert_eq!(all[sent + 1].kind, kind::NOTIFICATION_FAILED);
+        assert_eq!(all[sent + 1].subject, format!("n{i}"));
+    }
+}
+
+pub async fn checkpoints_round_trip(db: TestDb) {
+    let s = db.store();
+    assert!(s.checkpoints(0).await.unwrap().is_empty());
+    let checkpoint = |count: i64| Checkpoint {
+        count,
+        head: hex(&[u8::try_from(count).unwrap(); 32]),
+        at: T0 + count,
+        signature: format!("c2lnbmF0dXJl{count}"),
+    };
+    for count in [10, 5, 15] {
+        s.add_checkpoint(&checkpoint(count)).await.unwrap();
+    }
+    let dup = s.add_checkpoint(&checkpoint(10)).await;
+    assert!(matches!(dup, Err(StoreError::AlreadyExists)));
+    let all = s.checkpoints(0).await.unwrap();
+    assert_eq!(all, [checkpoint(5), checkpoint(10), checkpoint(15)]);
+    assert_eq!(
+        s.checkpoints(5).await.unwrap(),
+        [checkpoint(10), checkpoint(15)]
+    );
+    assert!(s.checkpoints(15).await.unwrap().is_empty());
+}
