@@ -62,12 +62,20 @@ impl Revocation {
         if json.urv != VERSION && json.urv != "1.0.0" {
             return Err(RevocationError::Version(json.urv.clone()));
         }
-        let issuer: Did = json.iss.parse().map_err(|e: crate::did::DidError| RevocationError::Issuer(e.to_string()))?;
-        let revoked: Cid = json.rvk.parse().map_err(|e: crate::cid::CidError| RevocationError::Revoked(e.to_string()))?;
+        let issuer: Did = json
+            .iss
+            .parse()
+            .map_err(|e: crate::did::DidError| RevocationError::Issuer(e.to_string()))?;
+        let revoked: Cid = json
+            .rvk
+            .parse()
+            .map_err(|e: crate::cid::CidError| RevocationError::Revoked(e.to_string()))?;
         let sig = BASE64_NOPAD
             .decode(json.sig.trim_end_matches('=').as_bytes())
             .map_err(|_| RevocationError::SignatureEncoding)?;
-        let signature: [u8; 64] = sig.try_into().map_err(|_| RevocationError::SignatureEncoding)?;
+        let signature: [u8; 64] = sig
+            .try_into()
+            .map_err(|_| RevocationError::SignatureEncoding)?;
         // Checked against the canonical (base32) text of the CID, whichever base it came in.
         if !issuer.verifies(message(&revoked).as_bytes(), &signature) {
             return Err(RevocationError::BadSignature);
@@ -110,11 +118,20 @@ mod tests {
         let key = Keypair::from_seed(&[1; 32]);
         let mut json = Revocation::sign(&key, Cid::dag_cbor(b"a")).to_json();
         json.rvk = Cid::dag_cbor(b"b").to_string();
-        assert_eq!(Revocation::verify(&json), Err(RevocationError::BadSignature));
+        assert_eq!(
+            Revocation::verify(&json),
+            Err(RevocationError::BadSignature)
+        );
         let mut json = Revocation::sign(&key, Cid::dag_cbor(b"a")).to_json();
         json.iss = Keypair::from_seed(&[2; 32]).did().to_string();
-        assert_eq!(Revocation::verify(&json), Err(RevocationError::BadSignature));
+        assert_eq!(
+            Revocation::verify(&json),
+            Err(RevocationError::BadSignature)
+        );
         json.urv = "0.9".into();
-        assert!(matches!(Revocation::verify(&json), Err(RevocationError::Version(_))));
+        assert!(matches!(
+            Revocation::verify(&json),
+            Err(RevocationError::Version(_))
+        ));
     }
 }

@@ -95,10 +95,14 @@ async fn housekeeping(state: AppState) {
         }
         if seconds % every == 0 {
             match state.store.audit_head().await {
-                Ok((count, _)) if count != checkpointed => match actions::checkpoint::sign_now(&state).await {
-                    Ok(c) => checkpointed = c.count,
-                    Err(e) => tracing::warn!(error = %e.message, "signing an audit checkpoint failed"),
-                },
+                Ok((count, _)) if count != checkpointed => {
+                    match actions::checkpoint::sign_now(&state).await {
+                        Ok(c) => checkpointed = c.count,
+                        Err(e) => {
+                            tracing::warn!(error = %e.message, "signing an audit checkpoint failed")
+                        }
+                    }
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "reading the audit head failed"),
             }

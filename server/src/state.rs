@@ -66,7 +66,9 @@ impl AppState {
         self.0.stopping.send_replace(true);
         self.0.waiters.wake_all();
         self.0.audit_feed.send_modify(|n| *n = n.wrapping_add(1));
-        self.0.revocation_feed.send_modify(|n| *n = n.wrapping_add(1));
+        self.0
+            .revocation_feed
+            .send_modify(|n| *n = n.wrapping_add(1));
     }
 
     pub fn is_stopping(&self) -> bool {
@@ -77,7 +79,9 @@ impl AppState {
     pub fn announce(&self, revoked: bool) {
         self.0.audit_feed.send_modify(|n| *n = n.wrapping_add(1));
         if revoked {
-            self.0.revocation_feed.send_modify(|n| *n = n.wrapping_add(1));
+            self.0
+                .revocation_feed
+                .send_modify(|n| *n = n.wrapping_add(1));
         }
     }
 }

@@ -6,3 +6,4 @@
 mod commands;
 mod interop;
 mod service;
+mod support;

@@ -15,7 +15,9 @@ use crate::audit::kind;
 use crate::error::ApiError;
 use crate::ids;
 use crate::state::AppState;
-use crate::store::{Approval, AuditEvent, Device, PartialApproval, QuorumRule, Request, RequestState, StoreError};
+use crate::store::{
+    Approval, AuditEvent, Device, PartialApproval, QuorumRule, Request, RequestState, StoreError,
+};
 
 /// What an approval led to.
 #[derive(Debug)]
@@ -23,13 +25,24 @@ pub enum Outcome {
     /// The capability was issued.
     Issued(Request),
     /// Recorded; more approvals from other devices are needed.
-    Counted { request: Request, have: usize, need: u32 },
+    Counted {
+        request: Request,
+        have: usize,
+        need: u32,
+    },
 }
 
-pub async fn approve(state: &AppState, device: &Device, request: &Request, envelope: Vec<u8>) -> Result<Outcome, ApiError> {
+pub async fn approve(
+    state: &AppState,
+    device: &Device,
+    request: &Request,
+    envelope: Vec<u8>,
+) -> Result<Outcome, ApiError> {
     let now = state.now();
     if request.agent_did == device.did {
-        return Err(ApiError::forbidden("a requester cannot approve its own request"));
+        return Err(ApiError::forbidden(
+            "a requester cannot approve its own request",
+        ));
     }
     let checked = check(state, device, request, &envelope, now).await?;
     if matching::required(&state.config.requests, request) {
@@ -40,9 +53,17 @@ pub async fn approve(state: &AppState, device: &Device, request: &Request, envel
             .and_then(|m| m.get(matching::MATCH_META))
             .and_then(Value::as_str);
         match picked {
-            None => return Err(ApiError::refused("match_required", "this request needs number matching: pick the code the requester shows")),
+            None => {
+                return Err(ApiError::refused(
+                    "match_required",
+                    "this request needs number matching: pick the code the requester shows",
+                ));
+            }
             Some(code) if code != request.code => {
-                return Err(ApiError::refused("match_wrong", "the picked code is not the requester's; nothing was approved"));
+                return Err(ApiError::refused(
+                    "match_wrong",
+                    "the picked code is not the requester's; nothing was approved",
+                ));
             }
             Some(_) => {}
         }
@@ -56,9 +77,15 @@ pub async fn approve(state: &AppState, device: &Device, request: &Request, envel
             standing: checked.standing.clone(),
             at: now,
         };
-        let event = AuditEvent::new(now, kind::APPROVAL, device.did, &request.id, json!({
-            "device": device.name, "envelope": BASE64.encode(&envelope), "quorum": needed,
-        }));
+        let event = AuditEvent::new(
+            now,
+            kind::APPROVAL,
+            device.did,
+            &request.id,
+            json!({
+                "device": device.name, "envelope": BASE64.encode(&envelope), "quorum": needed,
+            }),
+        );
         let all = state
             .store
             .add_partial_approval(&partial, &[event])
@@ -87,7 +114,13 @@ pub async fn approve(state: &AppState, device: &Device, request: &Request, envel
 }
 
 /// The approval's checks, with the device's revoked standing delegations looked up.
-async fn check(state: &AppState, device: &Device, request: &Request, envelope: &[u8], now: i64) -> Result<CheckedApproval, ApiError> {
+async fn check(
+    state: &AppState,
+    device: &Device,
+    request: &Request,
+    envelope: &[u8],
+    now: i64,
+) -> Result<CheckedApproval, ApiError> {
     let mut revoked = HashSet::new();
     for bytes in &device.standing {
         let cid = Cid::dag_cbor(bytes);
@@ -153,16 +186,42 @@ async fn issue(
             } else {
                 reopen(first, request.lifetime)?
             };
-            let co: Vec<(Vec<u8>, Vec<u8>)> = rest.iter().map(|p| (p.standing.clone(), p.envelope.clone())).collect();
+            let co: Vec<(Vec<u8>, Vec<u8>)> = rest
+                .iter()
+                .map(|p| (p.standing.clone(), p.envelope.clone()))
+                .collect();
             (first.envelope.clone(), first_checked, co)
         }
     };
-    let (issued, chain) = issue_for_agent(&state.service, request.agent_did, &main_checked, &main_envelope, &co, &mut ids::nonces());
+    let (issued, chain) = issue_for_agent(
+        &state.service,
+        request.agent_did,
+        &main_checked,
+        &main_envelope,
+        &co,
+        &mut ids::nonces(),
+    );
     let approver = main_checked.delegation.issuer;
     let owner = state.owner;
     let tokens = vec![
-        token_record("approval", &main_envelope, &main_checked.delegation, Some(&request.id), None, now, vec![owner, approver]),
-        token_record("issued", &issued.bytes, &issued.token, Some(&request.id), Some(request.agent_did), now, vec![owner, approver, state.service_did()]),
+        token_record(
+            "approval",
+            &main_envelope,
+            &main_checked.delegation,
+            Some(&request.id),
+            None,
+            now,
+            vec![owner, approver],
+        ),
+        token_record(
+            "issued",
+            &issued.bytes,
+            &issued.token,
+            Some(&request.id),
+            Some(request.agent_did),
+            now,
+            vec![owner, approver, state.service_did()],
+        ),
     ];
     let approval = Approval {
         device: approver,
@@ -175,14 +234,26 @@ async fn issue(
     };
     let mut events = Vec::new();
     if quorum.is_empty() {
-        events.push(AuditEvent::new(now, kind::APPROVAL, device.did, &request.id, json!({
-            "device": device.name, "envelope": BASE64.encode(&main_envelope),
-        })));
+        events.push(AuditEvent::new(
+            now,
+            kind::APPROVAL,
+            device.did,
+            &request.id,
+            json!({
+                "device": device.name, "envelope": BASE64.encode(&main_envelope),
+            }),
+        ));
     }
-    events.push(AuditEvent::new(now, kind::ISSUANCE, state.service_did(), &request.id, json!({
-        "token": issued.cid.to_string(), "agent": request.agent_name,
-        "expires_at": approval.issued_expires_at, "approvals": quorum.len().max(1),
-    })));
+    events.push(AuditEvent::new(
+        now,
+        kind::ISSUANCE,
+        state.service_did(),
+        &request.id,
+        json!({
+            "token": issued.cid.to_string(), "agent": request.agent_name,
+            "expires_at": approval.issued_expires_at, "approvals": quorum.len().max(1),
+        }),
+    ));
     let decided = state.store.approve(&request.id, &approval, &events).await?;
     state.waiters.wake(&request.id);
     state.announce(false);

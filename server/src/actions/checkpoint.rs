@@ -11,7 +11,9 @@ use crate::store::StoreError;
 pub async fn sign_now(state: &AppState) -> Result<Checkpoint, ApiError> {
     let (count, head) = state.store.audit_head().await?;
     let at = state.now();
-    let signature = state.service.sign(checkpoint_message(count, &head, at).as_bytes());
+    let signature = state
+        .service
+        .sign(checkpoint_message(count, &head, at).as_bytes());
     let checkpoint = Checkpoint {
         count,
         head,

@@ -25,13 +25,21 @@ pub enum Created {
     AutoApproved(Request),
 }
 
-pub async fn create(state: &AppState, agent: &Agent, request: Request) -> Result<Created, ApiError> {
+pub async fn create(
+    state: &AppState,
+    agent: &Agent,
+    request: Request,
+) -> Result<Created, ApiError> {
     let now = state.now();
     if state.store.is_killed(&agent.did).await? {
-        return Err(ApiError::forbidden("the kill switch is on for this agent; the owner must lift it"));
+        return Err(ApiError::forbidden(
+            "the kill switch is on for this agent; the owner must lift it",
+        ));
     }
     if state.store.is_suspended(&agent.did).await? {
-        return Err(ApiError::forbidden("this agent is suspended after repeated denials; the owner must resume it"));
+        return Err(ApiError::forbidden(
+            "this agent is suspended after repeated denials; the owner must resume it",
+        ));
     }
     if let Some(existing) = state.store.find_identical_pending(&request, now).await? {
         return Ok(Created::Merged(existing));
@@ -47,11 +55,20 @@ pub async fn create(state: &AppState, agent: &Agent, request: Request) -> Result
         max_pending: agent.max_pending,
         rate_per_min: agent.rate_per_min,
     };
-    let event = AuditEvent::new(now, kind::REQUEST_CREATED, agent.did, &request.id, json!({
-        "agent": agent.name, "cmd": request.command.to_string(), "summary": request.summary,
-        "args": request.args, "policy": request.policy, "expires_at": request.expires_at,
-    }));
-    state.store.create_request(&request, limits, &[event]).await?;
+    let event = AuditEvent::new(
+        now,
+        kind::REQUEST_CREATED,
+        agent.did,
+        &request.id,
+        json!({
+            "agent": agent.name, "cmd": request.command.to_string(), "summary": request.summary,
+            "args": request.args, "policy": request.policy, "expires_at": request.expires_at,
+        }),
+    );
+    state
+        .store
+        .create_request(&request, limits, &[event])
+        .await?;
     state.announce(false);
     tracing::info!(request = %request.id, agent = %agent.name, cmd = %request.command, "request created");
     match auto_approve(state, &request, now).await? {
@@ -62,7 +79,11 @@ pub async fn create(state: &AppState, agent: &Agent, request: Request) -> Result
 
 /// Issues at once if a live owner → service delegation covers the request's exact args.
 /// Requests for a policy range always go to a human.
-async fn auto_approve(state: &AppState, request: &Request, now: i64) -> Result<Option<Request>, ApiError> {
+async fn auto_approve(
+    state: &AppState,
+    request: &Request,
+    now: i64,
+) -> Result<Option<Request>, ApiError> {
     let Some(args) = request.args.as_ref().and_then(|a| json::from_json(a).ok()) else {
         return Ok(None);
     };
@@ -93,7 +114,10 @@ async fn auto_approve(state: &AppState, request: &Request, now: i64) -> Result<O
             .unwrap_or_default();
         statements.extend(d.policy.statements().iter().cloned());
         let now_u = u64::try_from(now).unwrap_or(0);
-        let expires_at = d.expiration.unwrap_or(u64::MAX).min(now_u + request.lifetime);
+        let expires_at = d
+            .expiration
+            .unwrap_or(u64::MAX)
+            .min(now_u + request.lifetime);
         let mut delegation = d.clone();
         delegation.command = request.command.clone();
         delegation.policy = countersign_core::policy::Policy::new(statements);
@@ -102,7 +126,14 @@ async fn auto_approve(state: &AppState, request: &Request, now: i64) -> Result<O
             standing: Vec::new(),
             expires_at,
         };
-        let (issued, _) = issue_for_agent(&state.service, request.agent_did, &checked, &auto.bytes, &[], &mut ids::nonces());
+        let (issued, _) = issue_for_agent(
+            &state.service,
+            request.agent_did,
+            &checked,
+            &auto.bytes,
+            &[],
+            &mut ids::nonces(),
+        );
         let chain = vec![auto.bytes.clone(), issued.bytes.clone()];
         let service = state.service_did();
         let approval = Approval {
@@ -112,14 +143,34 @@ async fn auto_approve(state: &AppState, request: &Request, now: i64) -> Result<O
             chain,
             issued_cid: issued.cid.to_string(),
             issued_expires_at: i64::try_from(expires_at).unwrap_or(i64::MAX),
-            tokens: vec![token_record("auto", &issued.bytes, &issued.token, Some(&request.id), Some(request.agent_did), now, vec![state.owner, service])],
+            tokens: vec![token_record(
+                "auto",
+                &issued.bytes,
+                &issued.token,
+                Some(&request.id),
+                Some(request.agent_did),
+                now,
+                vec![state.owner, service],
+            )],
         };
         let events = [
-            AuditEvent::new(now, kind::AUTO_APPROVAL, service, &request.id, json!({"delegation": auto.cid})),
-            AuditEvent::new(now, kind::ISSUANCE, service, &request.id, json!({
-                "token": issued.cid.to_string(), "agent": request.agent_name,
-                "expires_at": approval.issued_expires_at, "approvals": 0,
-            })),
+            AuditEvent::new(
+                now,
+                kind::AUTO_APPROVAL,
+                service,
+                &request.id,
+                json!({"delegation": auto.cid}),
+            ),
+            AuditEvent::new(
+                now,
+                kind::ISSUANCE,
+                service,
+                &request.id,
+                json!({
+                    "token": issued.cid.to_string(), "agent": request.agent_name,
+                    "expires_at": approval.issued_expires_at, "approvals": 0,
+                }),
+            ),
         ];
         let done = state.store.approve(&request.id, &approval, &events).await?;
         state.waiters.wake(&request.id);

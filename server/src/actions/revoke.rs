@@ -18,11 +18,18 @@ pub struct Revoked {
 
 const MAX_REASON: usize = 500;
 
-pub async fn revoke(state: &AppState, record: &RevocationJson, reason: &str) -> Result<Revoked, ApiError> {
-    let r = Revocation::verify(record).map_err(|e| ApiError::refused("invalid_revocation", e.to_string()))?;
+pub async fn revoke(
+    state: &AppState,
+    record: &RevocationJson,
+    reason: &str,
+) -> Result<Revoked, ApiError> {
+    let r = Revocation::verify(record)
+        .map_err(|e| ApiError::refused("invalid_revocation", e.to_string()))?;
     let reason = reason.trim();
     if reason.chars().count() > MAX_REASON || reason.chars().any(|c| c.is_control()) {
-        return Err(ApiError::invalid("reason: one line of at most 500 characters"));
+        return Err(ApiError::invalid(
+            "reason: one line of at most 500 characters",
+        ));
     }
     let cid = r.revoked.to_string();
     let authorised = r.issuer == state.owner
@@ -47,7 +54,13 @@ pub async fn revoke(state: &AppState, record: &RevocationJson, reason: &str) -> 
         reason: reason.to_owned(),
         record: Some(text),
     };
-    let event = AuditEvent::new(now, kind::REVOCATION, r.issuer, &cid, json!({"reason": reason, "record": record}));
+    let event = AuditEvent::new(
+        now,
+        kind::REVOCATION,
+        r.issuer,
+        &cid,
+        json!({"reason": reason, "record": record}),
+    );
     let cursor = state.store.revoke(&entry, &[event]).await?;
     if cursor.is_some() {
         state.announce(true);

@@ -8,11 +8,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::views::AgentView;
+use crate::audit::kind;
 use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::input::JsonBody;
 use crate::state::AppState;
-use crate::audit::kind;
 use crate::store::{Agent, AuditEvent};
 use serde_json::json;
 
@@ -80,18 +80,28 @@ pub async fn add(
             .max(1),
         created_at: state.now(),
     };
-    let event = AuditEvent::new(agent.created_at, kind::AGENT_ADDED, owner, &agent.name, json!({
-        "did": agent.did.to_string(), "allow": input.allow, "max_pending": agent.max_pending,
-        "rate_per_min": agent.rate_per_min,
-    }));
-    state.store.add_agent(&agent, &[event]).await.map_err(|e| match e {
-        crate::store::StoreError::AlreadyExists => ApiError::new(
-            StatusCode::CONFLICT,
-            "already_exists",
-            "an agent with that name or DID exists",
-        ),
-        other => other.into(),
-    })?;
+    let event = AuditEvent::new(
+        agent.created_at,
+        kind::AGENT_ADDED,
+        owner,
+        &agent.name,
+        json!({
+            "did": agent.did.to_string(), "allow": input.allow, "max_pending": agent.max_pending,
+            "rate_per_min": agent.rate_per_min,
+        }),
+    );
+    state
+        .store
+        .add_agent(&agent, &[event])
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::AlreadyExists => ApiError::new(
+                StatusCode::CONFLICT,
+                "already_exists",
+                "an agent with that name or DID exists",
+            ),
+            other => other.into(),
+        })?;
     state.announce(false);
     Ok((StatusCode::CREATED, Json(AgentView::from(&agent))))
 }
@@ -115,7 +125,11 @@ pub async fn remove(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let event = AuditEvent::new(state.now(), kind::AGENT_REMOVED, owner, &name, json!({}));
-    state.store.remove_agent(&name, &[event]).await.map_err(not_found)?;
+    state
+        .store
+        .remove_agent(&name, &[event])
+        .await
+        .map_err(not_found)?;
     state.announce(false);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -129,8 +143,18 @@ pub async fn resume(
     Owner(owner): Owner,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let event = AuditEvent::new(state.now(), kind::AGENT_SUSPENDED, owner, &name, json!({"suspended": false}));
-    state.store.resume_agent(&name, &[event]).await.map_err(not_found)?;
+    let event = AuditEvent::new(
+        state.now(),
+        kind::AGENT_SUSPENDED,
+        owner,
+        &name,
+        json!({"suspended": false}),
+    );
+    state
+        .store
+        .resume_agent(&name, &[event])
+        .await
+        .map_err(not_found)?;
     state.announce(false);
     Ok(StatusCode::NO_CONTENT)
 }

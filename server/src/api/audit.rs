@@ -55,14 +55,18 @@ pub async fn page(
     QueryArgs(q): QueryArgs<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let after = q.after.unwrap_or(0).max(0);
-    let entries = state.store.audit_entries(after, q.limit.unwrap_or(PAGE).clamp(1, PAGE)).await?;
+    let limit = q.limit.unwrap_or(PAGE).clamp(1, PAGE);
+    let entries = state.store.audit_entries(after, limit).await?;
     let next = entries.last().map_or(after, |e| e.seq);
+    let last_page = entries.len() < limit as usize;
+    // Each page carries the checkpoints over its entries; the last page carries every
+    // later one too, so an export shows a checkpoint that outlives deleted entries.
     let checkpoints = state
         .store
         .checkpoints(after)
         .await?
         .into_iter()
-        .filter(|c| c.count <= next)
+        .filter(|c| last_page || c.count <= next)
         .collect();
     Ok(Json(AuditPage {
         service: state.service_did().to_string(),
@@ -74,7 +78,10 @@ pub async fn page(
 
 #[utoipa::path(post, path = "/v1/audit/checkpoint", tag = "audit", security(("owner" = [])),
     responses((status = 200, body = Object, description = "The signed checkpoint")))]
-pub async fn checkpoint(State(state): State<AppState>, _owner: Owner) -> Result<Json<Checkpoint>, ApiError> {
+pub async fn checkpoint(
+    State(state): State<AppState>,
+    _owner: Owner,
+) -> Result<Json<Checkpoint>, ApiError> {
     Ok(Json(sign_now(&state).await?))
 }
 
@@ -88,7 +95,12 @@ pub async fn events(
     let start = q.after.unwrap_or(0).max(0);
     let changes = state.audit_feed.subscribe();
     let stream = futures_util::stream::unfold(
-        (state, changes, start, std::collections::VecDeque::<Entry>::new()),
+        (
+            state,
+            changes,
+            start,
+            std::collections::VecDeque::<Entry>::new(),
+        ),
         |(state, mut changes, mut after, mut queue)| async move {
             loop {
                 if state.is_stopping() {
@@ -140,7 +152,10 @@ struct ReceiptClaims {
 
 #[utoipa::path(post, path = "/v1/receipts", tag = "audit", request_body = ReceiptBody,
     responses((status = 202), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn receipt(State(state): State<AppState>, JsonBody(body): JsonBody<ReceiptBody>) -> Result<StatusCode, ApiError> {
+pub async fn receipt(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<ReceiptBody>,
+) -> Result<StatusCode, ApiError> {
     let now = state.now();
     let rules = jwt::TimeRules {
         now,
@@ -148,19 +163,36 @@ pub async fn receipt(State(state): State<AppState>, JsonBody(body): JsonBody<Rec
         // Receipts may be delivered late, after the gateway or the service was down.
         skew: 7 * 86_400,
     };
-    let verified = jwt::verify(&body.receipt, &state.service_did(), rules).map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    let verified = jwt::verify(&body.receipt, &state.service_did(), rules)
+        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
     let gateway = verified.did.to_string();
     if !state.config.gateways.contains(&gateway) {
-        return Err(ApiError::forbidden(format!("{gateway} is not a configured gateway")));
+        return Err(ApiError::forbidden(format!(
+            "{gateway} is not a configured gateway"
+        )));
     }
     let claims: ReceiptClaims = jsonwebtoken::dangerous::insecure_decode_claims(&body.receipt)
         .map_err(|_| ApiError::invalid("receipt: missing invocation, route, outcome or at"))?;
-    let event = AuditEvent::new(now, kind::RECEIPT, &gateway, &claims.invocation, json!({
-        "route": claims.route, "outcome": claims.outcome, "status": claims.status, "at": claims.at,
-        "jti": verified.claims.jti, "receipt": body.receipt,
-    }));
+    let event = AuditEvent::new(
+        now,
+        kind::RECEIPT,
+        &gateway,
+        &claims.invocation,
+        json!({
+            "route": claims.route, "outcome": claims.outcome, "status": claims.status, "at": claims.at,
+            "jti": verified.claims.jti, "receipt": body.receipt,
+        }),
+    );
     // A receipt delivered twice (a retry after a lost answer) is recorded once.
-    if state.store.use_jti(&verified.did, &verified.claims.jti, verified.claims.exp.max(now + 7 * 86_400)).await? {
+    if state
+        .store
+        .use_jti(
+            &verified.did,
+            &verified.claims.jti,
+            verified.claims.exp.max(now + 7 * 86_400),
+        )
+        .await?
+    {
         state.store.append_audit(&[event]).await?;
         state.announce(false);
     }

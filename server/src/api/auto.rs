@@ -73,7 +73,12 @@ pub async fn add(
         .expiration
         .and_then(|e| i64::try_from(e).ok())
         .filter(|e| *e > now)
-        .ok_or_else(|| ApiError::refused("invalid_delegation", "an auto-approval must expire, in the future"))?;
+        .ok_or_else(|| {
+            ApiError::refused(
+                "invalid_delegation",
+                "an auto-approval must expire, in the future",
+            )
+        })?;
     let auto = AutoApproval {
         cid: cid.to_string(),
         command: d.command.to_string(),
@@ -82,11 +87,18 @@ pub async fn add(
         expires_at,
         removed_at: None,
     };
-    let event = AuditEvent::new(now, kind::AUTO_APPROVAL, owner, &auto.cid, json!({
-        "added": true, "cmd": auto.command, "policy": dag_json::to_json(&d.policy.to_value()), "expires_at": expires_at,
-    }));
+    let event = AuditEvent::new(
+        now,
+        kind::AUTO_APPROVAL,
+        owner,
+        &auto.cid,
+        json!({
+            "added": true, "cmd": auto.command, "policy": dag_json::to_json(&d.policy.to_value()), "expires_at": expires_at,
+        }),
+    );
     state.store.add_auto_approval(&auto, &[event]).await?;
-    let token = crate::actions::token_record("auto_standing", &bytes, &d, None, None, now, vec![owner]);
+    let token =
+        crate::actions::token_record("auto_standing", &bytes, &d, None, None, now, vec![owner]);
     state.store.add_tokens(&[token]).await?;
     state.announce(false);
     Ok((StatusCode::CREATED, Json(view(&auto))))
@@ -94,7 +106,10 @@ pub async fn add(
 
 #[utoipa::path(get, path = "/v1/auto-approvals", tag = "auto-approval", security(("owner" = [])),
     responses((status = 200, body = Vec<AutoApprovalView>)))]
-pub async fn list(State(state): State<AppState>, _owner: Owner) -> Result<Json<Vec<AutoApprovalView>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _owner: Owner,
+) -> Result<Json<Vec<AutoApprovalView>>, ApiError> {
     let autos = state.store.auto_approvals(state.now()).await?;
     Ok(Json(autos.iter().map(view).collect()))
 }
@@ -107,11 +122,21 @@ pub async fn remove(
     Path(cid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let now = state.now();
-    let event = AuditEvent::new(now, kind::AUTO_APPROVAL, owner, &cid, json!({"removed": true}));
-    state.store.remove_auto_approval(&cid, now, &[event]).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found("auto-approval"),
-        other => other.into(),
-    })?;
+    let event = AuditEvent::new(
+        now,
+        kind::AUTO_APPROVAL,
+        owner,
+        &cid,
+        json!({"removed": true}),
+    );
+    state
+        .store
+        .remove_auto_approval(&cid, now, &[event])
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("auto-approval"),
+            other => other.into(),
+        })?;
     state.announce(false);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -51,10 +51,18 @@ pub async fn approve(
     ensure_pending(&request, state.now())?;
     let envelope = input::base64_token(&body.delegation, "delegation")?;
     let config = &state.config.requests;
-    Ok(match approve_request(&state, &device, &request, envelope).await? {
-        Outcome::Issued(decided) => (StatusCode::OK, Json(RequestView::of(&decided, Audience::Approver, config))),
-        Outcome::Counted { request, .. } => (StatusCode::ACCEPTED, Json(RequestView::of(&request, Audience::Approver, config))),
-    })
+    Ok(
+        match approve_request(&state, &device, &request, envelope).await? {
+            Outcome::Issued(decided) => (
+                StatusCode::OK,
+                Json(RequestView::of(&decided, Audience::Approver, config)),
+            ),
+            Outcome::Counted { request, .. } => (
+                StatusCode::ACCEPTED,
+                Json(RequestView::of(&request, Audience::Approver, config)),
+            ),
+        },
+    )
 }
 
 #[utoipa::path(post, path = "/v1/requests/{id}/deny", tag = "decisions", request_body = DenyBody,
@@ -71,7 +79,10 @@ pub async fn deny(
     let now = state.now();
     ensure_pending(&request, now)?;
     let reason = body.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(|c| c.is_control() && c != '\n') {
+    if reason.is_empty()
+        || reason.chars().count() > 500
+        || reason.chars().any(|c| c.is_control() && c != '\n')
+    {
         return Err(ApiError::invalid("reason: 1 to 500 characters"));
     }
     let rules = jwt::TimeRules {
@@ -96,27 +107,53 @@ pub async fn deny(
         reason: reason.to_owned(),
         statement: body.statement.clone().into_bytes(),
     };
-    let event = AuditEvent::new(now, kind::DENIAL, device.did, &id, json!({
-        "device": device.name, "reason": reason, "statement": body.statement,
-    }));
+    let event = AuditEvent::new(
+        now,
+        kind::DENIAL,
+        device.did,
+        &id,
+        json!({
+            "device": device.name, "reason": reason, "statement": body.statement,
+        }),
+    );
     let decided = state.store.deny(&id, &denial, &[event]).await?;
     state.waiters.wake(&id);
     state.announce(false);
     tracing::info!(request = %id, device = %device.name, "denied");
     suspend_if_denied_often(&state, &decided, now).await?;
-    Ok(Json(RequestView::of(&decided, Audience::Approver, &state.config.requests)))
+    Ok(Json(RequestView::of(
+        &decided,
+        Audience::Approver,
+        &state.config.requests,
+    )))
 }
 
 /// Repeated denials of one agent suspend it until the owner resumes it.
-async fn suspend_if_denied_often(state: &AppState, denied: &Request, now: i64) -> Result<(), ApiError> {
+async fn suspend_if_denied_often(
+    state: &AppState,
+    denied: &Request,
+    now: i64,
+) -> Result<(), ApiError> {
     let c = &state.config.agents;
     let window = i64::try_from(c.denial_window.0).unwrap_or(i64::MAX);
-    let denials = state.store.count_denials(&denied.agent_did, now.saturating_sub(window)).await?;
+    let denials = state
+        .store
+        .count_denials(&denied.agent_did, now.saturating_sub(window))
+        .await?;
     if c.denials_to_suspend > 0 && denials >= u64::from(c.denials_to_suspend) {
-        let event = AuditEvent::new(now, kind::AGENT_SUSPENDED, "service", &denied.agent_name, json!({
-            "suspended": true, "denials": denials, "window": c.denial_window.0,
-        }));
-        state.store.suspend_agent(&denied.agent_did, &[event]).await?;
+        let event = AuditEvent::new(
+            now,
+            kind::AGENT_SUSPENDED,
+            "service",
+            &denied.agent_name,
+            json!({
+                "suspended": true, "denials": denials, "window": c.denial_window.0,
+            }),
+        );
+        state
+            .store
+            .suspend_agent(&denied.agent_did, now, &[event])
+            .await?;
         state.announce(false);
         tracing::warn!(agent = %denied.agent_name, denials, "agent suspended after repeated denials");
     }
@@ -140,5 +177,9 @@ pub async fn withdraw(
     let decided = state.store.withdraw(&id, &agent.did, now, &[event]).await?;
     state.waiters.wake(&id);
     state.announce(false);
-    Ok(Json(RequestView::of(&decided, Audience::Requester, &state.config.requests)))
+    Ok(Json(RequestView::of(
+        &decided,
+        Audience::Requester,
+        &state.config.requests,
+    )))
 }

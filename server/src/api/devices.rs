@@ -4,9 +4,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 
 use super::views::DeviceView;
+use crate::audit::kind;
 use crate::auth::{DeviceCaller, Owner};
 use crate::error::ApiError;
-use crate::audit::kind;
 use crate::state::AppState;
 use crate::store::AuditEvent;
 use serde_json::json;

@@ -45,7 +45,10 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/requests/{id}/approve", post(decide::approve))
         .route("/v1/requests/{id}/deny", post(decide::deny))
         .route("/v1/requests/{id}/withdraw", post(decide::withdraw))
-        .route("/v1/revocations", post(revocations::create).get(revocations::feed))
+        .route(
+            "/v1/revocations",
+            post(revocations::create).get(revocations::feed),
+        )
         .route("/v1/revocations/events", get(revocations::events))
         .route("/v1/tokens", get(tokens::list))
         .route("/v1/kill", post(kill::kill))
@@ -55,7 +58,13 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/audit/events", get(audit::events))
         .route("/v1/receipts", post(audit::receipt))
         .route("/v1/auto-approvals", post(auto::add).get(auto::list))
-        .route("/v1/auto-approvals/{cid}", axum::routing::delete(auto::remove))
+        .route(
+            "/v1/auto-approvals/{cid}",
+            axum::routing::delete(auto::remove),
+        )
         .route("/v1/quorum-rules", post(quorum::add).get(quorum::list))
-        .route("/v1/quorum-rules/{id}", axum::routing::delete(quorum::remove))
+        .route(
+            "/v1/quorum-rules/{id}",
+            axum::routing::delete(quorum::remove),
+        )
 }

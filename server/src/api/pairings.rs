@@ -12,15 +12,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json_;
 use utoipa::ToSchema;
 
+use crate::audit::kind;
 use crate::auth::{Owner, Signer};
 use crate::error::ApiError;
 use crate::input::JsonBody;
 use crate::pairing::{code_hash, verification_string};
 use crate::state::AppState;
-use crate::audit::kind;
 use crate::store::{AuditEvent, Device, Pairing, PairingState};
-use serde_json::json;
 use crate::{ids, input};
+use serde_json::json;
 
 /// How long a pairing code can be claimed.
 const CODE_LIFETIME: i64 = 600;
@@ -315,13 +315,27 @@ pub async fn confirm(
             let d = validator
                 .open_delegation(&TokenRef::Proof(0, Cid::dag_cbor(bytes)), bytes)
                 .ok()?;
-            Some(crate::actions::token_record("standing", bytes, &d, None, None, now, vec![owner]))
+            Some(crate::actions::token_record(
+                "standing",
+                bytes,
+                &d,
+                None,
+                None,
+                now,
+                vec![owner],
+            ))
         })
         .collect();
-    let event = AuditEvent::new(now, kind::DEVICE_PAIRED, owner, &device.id, json!({
-        "did": device.did.to_string(), "name": device.name,
-        "standing": tokens.iter().map(|t| t.cid.clone()).collect::<Vec<_>>(),
-    }));
+    let event = AuditEvent::new(
+        now,
+        kind::DEVICE_PAIRED,
+        owner,
+        &device.id,
+        json!({
+            "did": device.did.to_string(), "name": device.name,
+            "standing": tokens.iter().map(|t| t.cid.clone()).collect::<Vec<_>>(),
+        }),
+    );
     state.store.confirm_pairing(&id, &device, &[event]).await?;
     state.store.add_tokens(&tokens).await?;
     state.announce(false);

@@ -58,7 +58,10 @@ pub async fn add(
     Owner(owner): Owner,
     JsonBody(body): JsonBody<NewQuorumRule>,
 ) -> Result<(StatusCode, Json<QuorumRuleView>), ApiError> {
-    let cmd: Command = body.cmd.parse().map_err(|e| ApiError::invalid(format!("cmd: {e}")))?;
+    let cmd: Command = body
+        .cmd
+        .parse()
+        .map_err(|e| ApiError::invalid(format!("cmd: {e}")))?;
     if !(2..=10).contains(&body.approvals) {
         return Err(ApiError::invalid("approvals: between 2 and 10"));
     }
@@ -66,7 +69,8 @@ pub async fn add(
         None => Json_::Array(Vec::new()),
         Some(w) => {
             let v = dag_json::from_json(w).map_err(|e| ApiError::invalid(format!("when: {e}")))?;
-            let p = Policy::parse(&v, &PolicyLimits::default()).map_err(|e| ApiError::invalid(format!("when: {e}")))?;
+            let p = Policy::parse(&v, &PolicyLimits::default())
+                .map_err(|e| ApiError::invalid(format!("when: {e}")))?;
             dag_json::to_json(&p.to_value())
         }
     };
@@ -77,9 +81,15 @@ pub async fn add(
         approvals: body.approvals,
         created_at: state.now(),
     };
-    let event = AuditEvent::new(rule.created_at, kind::QUORUM_ADDED, owner, &rule.id, json!({
-        "cmd": rule.command, "when": rule.when, "approvals": rule.approvals,
-    }));
+    let event = AuditEvent::new(
+        rule.created_at,
+        kind::QUORUM_ADDED,
+        owner,
+        &rule.id,
+        json!({
+            "cmd": rule.command, "when": rule.when, "approvals": rule.approvals,
+        }),
+    );
     state.store.add_quorum_rule(&rule, &[event]).await?;
     state.announce(false);
     Ok((StatusCode::CREATED, Json(view(&rule))))
@@ -87,8 +97,13 @@ pub async fn add(
 
 #[utoipa::path(get, path = "/v1/quorum-rules", tag = "quorum", security(("owner" = [])),
     responses((status = 200, body = Vec<QuorumRuleView>)))]
-pub async fn list(State(state): State<AppState>, _owner: Owner) -> Result<Json<Vec<QuorumRuleView>>, ApiError> {
-    Ok(Json(state.store.quorum_rules().await?.iter().map(view).collect()))
+pub async fn list(
+    State(state): State<AppState>,
+    _owner: Owner,
+) -> Result<Json<Vec<QuorumRuleView>>, ApiError> {
+    Ok(Json(
+        state.store.quorum_rules().await?.iter().map(view).collect(),
+    ))
 }
 
 #[utoipa::path(delete, path = "/v1/quorum-rules/{id}", tag = "quorum", security(("owner" = [])),
@@ -99,10 +114,14 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let event = AuditEvent::new(state.now(), kind::QUORUM_REMOVED, owner, &id, json!({}));
-    state.store.remove_quorum_rule(&id, &[event]).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found("quorum rule"),
-        other => other.into(),
-    })?;
+    state
+        .store
+        .remove_quorum_rule(&id, &[event])
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("quorum rule"),
+            other => other.into(),
+        })?;
     state.announce(false);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,11 +10,11 @@ use super::views::{Audience, RequestView};
 use crate::approval::{NewRequest, RequestRules, prepare_request};
 use crate::auth::{AgentCaller, Approver, Caller};
 use crate::error::ApiError;
-use crate::{actions, ids};
 use crate::input::JsonBody;
 use crate::input::QueryArgs;
 use crate::state::AppState;
 use crate::store::{Request, RequestFilter, RequestState};
+use crate::{actions, ids};
 
 /// What an agent gets back: the id to wait on, the expiry, and the number-matching code.
 #[derive(Debug, Serialize, ToSchema)]
@@ -54,7 +54,9 @@ pub async fn create(
         ids::match_code(),
     )?;
     let (status, request) = match actions::create::create(&state, &agent, request).await? {
-        actions::create::Created::Pending(r) | actions::create::Created::AutoApproved(r) => (StatusCode::CREATED, r),
+        actions::create::Created::Pending(r) | actions::create::Created::AutoApproved(r) => {
+            (StatusCode::CREATED, r)
+        }
         actions::create::Created::Merged(r) => (StatusCode::OK, r),
     };
     Ok((
@@ -119,7 +121,11 @@ pub async fn get(
 ) -> Result<Json<RequestView>, ApiError> {
     let request = current(&state, &id).await?;
     let audience = visible_to(&caller, &request)?;
-    Ok(Json(RequestView::of(&request, audience, &state.config.requests)))
+    Ok(Json(RequestView::of(
+        &request,
+        audience,
+        &state.config.requests,
+    )))
 }
 
 /// Whether `caller` may see `request`, and as whom. Agents see only their own.

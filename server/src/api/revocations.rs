@@ -87,17 +87,26 @@ pub async fn create(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(RevocationAccepted {
-        cid: revoked.cid,
-        cursor: revoked.cursor,
-    })))
+    Ok((
+        status,
+        Json(RevocationAccepted {
+            cid: revoked.cid,
+            cursor: revoked.cursor,
+        }),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/revocations", tag = "revocation", params(FeedQuery),
     responses((status = 200, body = FeedPage)))]
-pub async fn feed(State(state): State<AppState>, QueryArgs(q): QueryArgs<FeedQuery>) -> Result<Json<FeedPage>, ApiError> {
+pub async fn feed(
+    State(state): State<AppState>,
+    QueryArgs(q): QueryArgs<FeedQuery>,
+) -> Result<Json<FeedPage>, ApiError> {
     let after = q.after.unwrap_or(0).max(0);
-    let entries = state.store.revocations_after(after, q.limit.unwrap_or(PAGE).clamp(1, PAGE)).await?;
+    let entries = state
+        .store
+        .revocations_after(after, q.limit.unwrap_or(PAGE).clamp(1, PAGE))
+        .await?;
     let next = entries.last().map_or(after, |e| e.cursor);
     Ok(Json(FeedPage {
         revocations: entries.iter().map(FeedItem::from).collect(),
@@ -114,7 +123,12 @@ pub async fn events(
     let start = q.after.unwrap_or(0).max(0);
     let changes = state.revocation_feed.subscribe();
     let stream = futures_util::stream::unfold(
-        (state, changes, start, std::collections::VecDeque::<RevokedEntry>::new()),
+        (
+            state,
+            changes,
+            start,
+            std::collections::VecDeque::<RevokedEntry>::new(),
+        ),
         |(state, mut changes, mut after, mut queue)| async move {
             loop {
                 if state.is_stopping() {

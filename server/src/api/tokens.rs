@@ -55,7 +55,12 @@ pub async fn list(
     let live_at = q.live.then(|| state.now());
     let tokens = state.store.list_tokens(agent.as_ref(), live_at).await?;
     let name_of = |did: Option<countersign_core::Did>| {
-        did.map(|d| agents.iter().find(|a| a.did == d).map_or_else(|| d.to_string(), |a| a.name.clone()))
+        did.map(|d| {
+            agents
+                .iter()
+                .find(|a| a.did == d)
+                .map_or_else(|| d.to_string(), |a| a.name.clone())
+        })
     };
     Ok(Json(
         tokens

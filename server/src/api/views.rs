@@ -68,7 +68,8 @@ pub enum Audience {
 impl RequestView {
     pub fn of(r: &Request, audience: Audience, config: &RequestsConfig) -> RequestView {
         let requester = audience == Audience::Requester;
-        let matching = !requester && r.state == RequestState::Pending && matching::required(config, r);
+        let matching =
+            !requester && r.state == RequestState::Pending && matching::required(config, r);
         RequestView {
             id: r.id.clone(),
             agent: AgentRef {

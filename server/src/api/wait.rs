@@ -48,7 +48,11 @@ pub async fn wait(
     let deadline = Instant::now() + Duration::from_secs(limit);
     let (request, audience) =
         next_change(&state, &caller, &id, Some(RequestState::Pending), deadline).await?;
-    Ok(Json(RequestView::of(&request, audience, &state.config.requests)))
+    Ok(Json(RequestView::of(
+        &request,
+        audience,
+        &state.config.requests,
+    )))
 }
 
 /// Waits until the request's state differs from `seen` (with `None`, answers at once),

@@ -37,7 +37,15 @@ pub struct Checkpoint {
 
 /// SHA-256 over a domain tag, the previous hash, and the entry's fields as canonical JSON
 /// (keys sorted, no whitespace).
-pub fn entry_hash(prev: &[u8; 32], seq: i64, at: i64, kind: &str, actor: &str, subject: &str, data: &Json) -> [u8; 32] {
+pub fn entry_hash(
+    prev: &[u8; 32],
+    seq: i64,
+    at: i64,
+    kind: &str,
+    actor: &str,
+    subject: &str,
+    data: &Json,
+) -> [u8; 32] {
     let body = json!({
         "seq": seq, "at": at, "kind": kind, "actor": actor, "subject": subject, "data": data,
     });
@@ -55,7 +63,11 @@ fn canonical(v: &Json) -> String {
             Json::Object(m) => {
                 let mut keys: Vec<_> = m.keys().collect();
                 keys.sort();
-                Json::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+                Json::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&m[k])))
+                        .collect(),
+                )
             }
             Json::Array(a) => Json::Array(a.iter().map(sorted).collect()),
             other => other.clone(),

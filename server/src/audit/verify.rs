@@ -66,7 +66,12 @@ fn unhex(s: &str) -> Option<[u8; 32]> {
 
 /// Writes an export: a header line, then entries, each checkpoint after the entry it
 /// covers. Checkpoints at or before `since` are omitted.
-pub fn write_export(service: &Did, since: i64, entries: &[Entry], checkpoints: &[Checkpoint]) -> String {
+pub fn write_export(
+    service: &Did,
+    since: i64,
+    entries: &[Entry],
+    checkpoints: &[Checkpoint],
+) -> String {
     let mut out = String::new();
     let mut push = |line: &ExportLine| {
         out.push_str(&serde_json::to_string(line).unwrap_or_default());
@@ -95,7 +100,10 @@ pub fn write_export(service: &Did, since: i64, entries: &[Entry], checkpoints: &
 /// Verifies an export read as text. `service` pins the key that must have signed the
 /// checkpoints; without it, the header's service is trusted (and printed for the reader).
 pub fn verify_export(text: &str, service: Option<&Did>) -> Result<Summary, Problem> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     let Some((_, first)) = lines.next() else {
         return problem(1, "the export is empty");
     };
@@ -109,7 +117,10 @@ pub fn verify_export(text: &str, service: Option<&Did>) -> Result<Summary, Probl
         .or_else(|e: countersign_core::did::DidError| problem(1, format!("service: {e}")))?;
     let signer = service.copied().unwrap_or(header_service);
     if signer != header_service {
-        return problem(1, format!("the export is from {header_service}, not from {signer}"));
+        return problem(
+            1,
+            format!("the export is from {header_service}, not from {signer}"),
+        );
     }
 
     let mut expected_seq = header.since + 1;
@@ -128,19 +139,45 @@ pub fn verify_export(text: &str, service: Option<&Did>) -> Result<Summary, Probl
         match serde_json::from_str::<ExportLine>(line) {
             Ok(ExportLine::Entry(e)) => {
                 if e.seq != expected_seq {
-                    return problem(n, format!("entry {} where entry {expected_seq} was expected: an entry is missing or out of order", e.seq));
+                    return problem(
+                        n,
+                        format!(
+                            "entry {} where entry {expected_seq} was expected: an entry is missing or out of order",
+                            e.seq
+                        ),
+                    );
                 }
                 let Some(entry_prev) = unhex(&e.prev) else {
                     return problem(n, format!("entry {}: malformed prev", e.seq));
                 };
                 if let Some(p) = prev {
                     if p != entry_prev {
-                        return problem(n, format!("entry {}: does not follow the previous entry (an entry was removed, reordered or altered)", e.seq));
+                        return problem(
+                            n,
+                            format!(
+                                "entry {}: does not follow the previous entry (an entry was removed, reordered or altered)",
+                                e.seq
+                            ),
+                        );
                     }
                 }
-                let computed = entry_hash(&entry_prev, e.seq, e.at, &e.kind, &e.actor, &e.subject, &e.data);
+                let computed = entry_hash(
+                    &entry_prev,
+                    e.seq,
+                    e.at,
+                    &e.kind,
+                    &e.actor,
+                    &e.subject,
+                    &e.data,
+                );
                 if hex(&computed) != e.hash {
-                    return problem(n, format!("entry {}: its content does not match its hash (it was edited)", e.seq));
+                    return problem(
+                        n,
+                        format!(
+                            "entry {}: its content does not match its hash (it was edited)",
+                            e.seq
+                        ),
+                    );
                 }
                 prev = Some(computed);
                 summary.first_seq.get_or_insert(e.seq);
@@ -160,17 +197,42 @@ pub fn verify_export(text: &str, service: Option<&Did>) -> Result<Summary, Probl
             .decode(c.signature.as_bytes())
             .ok()
             .and_then(|s| <[u8; 64]>::try_from(s).ok())
-            .is_some_and(|s| signer.verifies(checkpoint_message(c.count, &c.head, c.at).as_bytes(), &s));
+            .is_some_and(|s| {
+                signer.verifies(checkpoint_message(c.count, &c.head, c.at).as_bytes(), &s)
+            });
         if !valid {
-            return problem(n, format!("checkpoint at entry {}: not signed by the service {signer}", c.count));
+            return problem(
+                n,
+                format!(
+                    "checkpoint at entry {}: not signed by the service {signer}",
+                    c.count
+                ),
+            );
         }
         if c.count < header.since + 1 {
             continue;
         }
         match hashes.iter().find(|(seq, _)| *seq == c.count) {
             Some((_, h)) if *h == c.head => {}
-            Some(_) => return problem(n, format!("checkpoint at entry {}: the log does not match what the service signed (entries were altered)", c.count)),
-            None => return problem(n, format!("checkpoint at entry {}: the export ends at entry {} (entries were deleted)", c.count, summary.last_seq.unwrap_or(header.since))),
+            Some(_) => {
+                return problem(
+                    n,
+                    format!(
+                        "checkpoint at entry {}: the log does not match what the service signed (entries were altered)",
+                        c.count
+                    ),
+                );
+            }
+            None => {
+                return problem(
+                    n,
+                    format!(
+                        "checkpoint at entry {}: the export ends at entry {} (entries were deleted)",
+                        c.count,
+                        summary.last_seq.unwrap_or(header.since)
+                    ),
+                );
+            }
         }
         summary.checkpoints += 1;
     }

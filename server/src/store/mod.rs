@@ -90,20 +90,33 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn device_by_did(&self, did: &Did) -> Result<Option<Device>>;
     /// Marks a device removed and records its standing delegations as revoked, in one
     /// transaction; returns the device with `removed_at` set.
-    async fn remove_device(&self, id: &str, now: Timestamp, audit: &[AuditEvent]) -> Result<Device>;
+    async fn remove_device(&self, id: &str, now: Timestamp, audit: &[AuditEvent])
+    -> Result<Device>;
 
     // Requests.
     /// Creates a request unless the agent is over its limits (checked atomically).
-    async fn create_request(&self, request: &Request, limits: CreateLimits, audit: &[AuditEvent]) -> Result<()>;
+    async fn create_request(
+        &self,
+        request: &Request,
+        limits: CreateLimits,
+        audit: &[AuditEvent],
+    ) -> Result<()>;
     async fn request(&self, id: &str) -> Result<Option<Request>>;
     async fn list_requests(&self, filter: &RequestFilter) -> Result<Vec<Request>>;
     /// Pending → approved, only if still pending and not expired at `approval.at`.
     /// Exactly one of several racing decisions succeeds; the others get `NotPending`.
-    async fn approve(&self, id: &str, approval: &Approval, audit: &[AuditEvent]) -> Result<Request>;
+    async fn approve(&self, id: &str, approval: &Approval, audit: &[AuditEvent])
+    -> Result<Request>;
     /// Pending → denied, under the same rule as `approve`.
     async fn deny(&self, id: &str, denial: &Denial, audit: &[AuditEvent]) -> Result<Request>;
     /// Pending → withdrawn by its agent.
-    async fn withdraw(&self, id: &str, agent: &Did, now: Timestamp, audit: &[AuditEvent]) -> Result<Request>;
+    async fn withdraw(
+        &self,
+        id: &str,
+        agent: &Did,
+        now: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<Request>;
     /// Marks every pending request whose time is up as expired, appending one
     /// `request.expired` audit entry (actor `service`) for each; returns their ids.
     async fn expire_due(&self, now: Timestamp) -> Result<Vec<String>>;
@@ -135,7 +148,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn token(&self, cid: &str) -> Result<Option<TokenRecord>>;
     /// Issued tokens (kind `issued` or `auto`), newest first; with `live_at`, only those
     /// neither expired then nor revoked.
-    async fn list_tokens(&self, agent: Option<&Did>, live_at: Option<Timestamp>) -> Result<Vec<TokenRecord>>;
+    async fn list_tokens(
+        &self,
+        agent: Option<&Did>,
+        live_at: Option<Timestamp>,
+    ) -> Result<Vec<TokenRecord>>;
     /// Revokes a CID: appends it to the feed (and the audit events) unless already revoked.
     /// Returns the new cursor, or `None` if it was already revoked.
     async fn revoke(&self, entry: &RevokedEntry, audit: &[AuditEvent]) -> Result<Option<i64>>;
@@ -146,12 +163,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// In one transaction: revokes every live issued token of the target (feed entries
     /// with reason `kill switch`), cancels its pending requests (state `cancelled`), and
     /// blocks its new requests until lifted.
-    async fn kill(&self, target: KillTarget, now: Timestamp, audit: &[AuditEvent]) -> Result<KillReport>;
+    async fn kill(
+        &self,
+        target: KillTarget,
+        now: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<KillReport>;
     async fn lift_kill(&self, target: KillTarget, audit: &[AuditEvent]) -> Result<()>;
     /// Whether new requests of this agent are blocked (it, or everyone, is killed).
     async fn is_killed(&self, agent: &Did) -> Result<bool>;
     /// Suspends an agent (as after repeated denials) until the owner resumes it.
-    async fn suspend_agent(&self, agent: &Did, audit: &[AuditEvent]) -> Result<()>;
+    async fn suspend_agent(&self, agent: &Did, now: Timestamp, audit: &[AuditEvent]) -> Result<()>;
     async fn resume_agent(&self, name: &str, audit: &[AuditEvent]) -> Result<()>;
     async fn is_suspended(&self, agent: &Did) -> Result<bool>;
     /// Denials of this agent's requests decided at or after `since`.
@@ -160,13 +182,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn count_pending(&self, now: Timestamp) -> Result<u64>;
     /// A pending, unexpired request of this agent with the same command, args, policy and
     /// summary, if any (identical requests are merged).
-    async fn find_identical_pending(&self, request: &Request, now: Timestamp) -> Result<Option<Request>>;
+    async fn find_identical_pending(
+        &self,
+        request: &Request,
+        now: Timestamp,
+    ) -> Result<Option<Request>>;
 
     // Auto-approval.
     async fn add_auto_approval(&self, auto: &AutoApproval, audit: &[AuditEvent]) -> Result<()>;
     /// Not removed and not expired at `now`.
     async fn auto_approvals(&self, now: Timestamp) -> Result<Vec<AutoApproval>>;
-    async fn remove_auto_approval(&self, cid: &str, now: Timestamp, audit: &[AuditEvent]) -> Result<()>;
+    async fn remove_auto_approval(
+        &self,
+        cid: &str,
+        now: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<()>;
 
     // Quorum.
     async fn add_quorum_rule(&self, rule: &QuorumRule, audit: &[AuditEvent]) -> Result<()>;
@@ -175,7 +206,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records one device's approval of a pending request (one per device: a second from
     /// the same device replaces nothing and returns `AlreadyExists`); returns all
     /// approvals recorded for it so far, oldest first.
-    async fn add_partial_approval(&self, approval: &PartialApproval, audit: &[AuditEvent]) -> Result<Vec<PartialApproval>>;
+    async fn add_partial_approval(
+        &self,
+        approval: &PartialApproval,
+        audit: &[AuditEvent],
+    ) -> Result<Vec<PartialApproval>>;
 }
 
 /// Opens the store a database URL names and applies its migrations.

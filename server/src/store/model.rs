@@ -218,7 +218,13 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    pub fn new(at: Timestamp, kind: &str, actor: impl ToString, subject: impl Into<String>, data: Json) -> Self {
+    pub fn new(
+        at: Timestamp,
+        kind: &str,
+        actor: impl ToString,
+        subject: impl Into<String>,
+        data: Json,
+    ) -> Self {
         AuditEvent {
             at,
             kind: kind.to_owned(),
@@ -246,7 +252,9 @@ pub struct RevokedEntry {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenRecord {
     pub cid: String,
-    /// `standing`, `approval`, `issued`, `auto`.
+    /// `standing` (owner → device), `approval` (device → service), `issued` (service →
+    /// agent after an approval), `auto_standing` (owner → service auto-approval), `auto`
+    /// (service → agent under an auto-approval).
     pub kind: String,
     pub issuer: Did,
     pub audience: Did,

@@ -294,15 +294,6 @@ pub(in crate::store) fn chain(head: Option<(i64, [u8; 32])>, events: &[AuditEven
         .collect()
 }
 
-/// When a change that comes with these events happened, for a method that is given no
-/// time of its own: the first event's, or the system clock's without events.
-pub(in crate::store) fn event_time(events: &[AuditEvent]) -> i64 {
-    use crate::clock::Clock;
-    events
-        .first()
-        .map_or_else(|| crate::clock::SystemClock.now(), |e| e.at)
-}
-
 /// A feed entry for a CID the owner's action revoked (device removal, kill switch).
 pub(in crate::store) fn owner_revocation(cid: String, at: i64, reason: &str) -> RevokedEntry {
     RevokedEntry {

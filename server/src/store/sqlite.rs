@@ -291,8 +291,8 @@ impl Store for SqliteStore {
         agents::is_killed(&self.pool, agent).await
     }
 
-    async fn suspend_agent(&self, agent: &Did, audit: &[AuditEvent]) -> Result<()> {
-        agents::suspend(&self.pool, agent, rows::event_time(audit), audit).await
+    async fn suspend_agent(&self, agent: &Did, now: Timestamp, audit: &[AuditEvent]) -> Result<()> {
+        agents::suspend(&self.pool, agent, now, audit).await
     }
 
     async fn resume_agent(&self, name: &str, audit: &[AuditEvent]) -> Result<()> {

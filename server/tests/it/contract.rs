@@ -142,14 +142,27 @@ fn every_body_has_a_schema() {
     // Every operation states who may call it, except the public ones: the service
     // description, the revocation feed, and the two whose bodies carry their own signature
     // (revocation records and gateway receipts).
-    let public = ["/v1/service", "/v1/openapi.json", "/v1/revocations", "/v1/revocations/events", "/v1/receipts"];
+    let public = [
+        "/v1/service",
+        "/v1/openapi.json",
+        "/v1/revocations",
+        "/v1/revocations/events",
+        "/v1/receipts",
+    ];
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            assert_eq!(op.get("security").is_none(), public.contains(&path.as_str()), "{method} {path}");
+            assert_eq!(
+                op.get("security").is_none(),
+                public.contains(&path.as_str()),
+                "{method} {path}"
+            );
             // Query parameters are in the query.
             for p in op["parameters"].as_array().into_iter().flatten() {
                 if p["in"] == "path" {
-                    assert!(path.contains(&format!("{{{}}}", p["name"].as_str().unwrap())), "{method} {path}: {p}");
+                    assert!(
+                        path.contains(&format!("{{{}}}", p["name"].as_str().unwrap())),
+                        "{method} {path}: {p}"
+                    );
                 }
             }
         }

@@ -31,9 +31,14 @@ async fn issued(app: &TestApp, agent: &Keypair, device: &Keypair, amount: i64) -
     assert_eq!(s, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
     let view = app.view(device, &id).await;
-    let (s, v) = app.approve(device, &id, app.approval_for(device, &view, json!([]), 120)).await;
+    let (s, v) = app
+        .approve(device, &id, app.approval_for(device, &view, json!([]), 120))
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let container = app.view(agent, &id).await["container"].as_str().unwrap().to_owned();
+    let container = app.view(agent, &id).await["container"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let chain = Container::parse(container.as_bytes(), &ContainerLimits::default()).unwrap();
     let last = chain.tokens().iter().find(|t| {
         Validator::new(Limits::default(), 0)
@@ -45,11 +50,24 @@ async fn issued(app: &TestApp, agent: &Keypair, device: &Keypair, amount: i64) -
 
 async fn revoke_as(app: &TestApp, revoker: &Keypair, cid: &str) -> (StatusCode, Value) {
     let record = Revocation::sign(revoker, cid.parse().unwrap()).to_json();
-    app.call(Method::POST, "/v1/revocations", None, Some(json!({"record": record, "reason": "test"}))).await
+    app.call(
+        Method::POST,
+        "/v1/revocations",
+        None,
+        Some(json!({"record": record, "reason": "test"})),
+    )
+    .await
 }
 
 async fn feed(app: &TestApp, after: i64) -> Vec<Value> {
-    let (s, v) = app.call(Method::GET, &format!("/v1/revocations?after={after}"), None, None).await;
+    let (s, v) = app
+        .call(
+            Method::GET,
+            &format!("/v1/revocations?after={after}"),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     v["revocations"].as_array().unwrap().clone()
 }
@@ -61,22 +79,49 @@ async fn the_owner_and_chain_issuers_may_revoke_outsiders_may_not() {
     let (s, v) = revoke_as(&app, &key(30), &token).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     let (s, v) = revoke_as(&app, &agent, &token).await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "the holder is not an issuer in the chain: {v}");
-    assert!(feed(&app, 0).await.iter().all(|r| r["cid"] != token.as_str()));
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the holder is not an issuer in the chain: {v}"
+    );
+    assert!(
+        feed(&app, 0)
+            .await
+            .iter()
+            .all(|r| r["cid"] != token.as_str())
+    );
     // The approving device issued into the chain: it may revoke.
     let (s, v) = revoke_as(&app, &device, &token).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let cursor = v["cursor"].as_i64().unwrap();
     let (s, v) = revoke_as(&app, &app.owner, &token).await;
-    assert_eq!((s, v["cursor"].clone()), (StatusCode::OK, Value::Null), "already revoked");
+    assert_eq!(
+        (s, v["cursor"].clone()),
+        (StatusCode::OK, Value::Null),
+        "already revoked"
+    );
     let items = feed(&app, 0).await;
-    assert!(items.iter().any(|r| r["cid"] == token.as_str() && r["cursor"] == cursor));
+    assert!(
+        items
+            .iter()
+            .any(|r| r["cid"] == token.as_str() && r["cursor"] == cursor)
+    );
     assert!(feed(&app, cursor).await.is_empty());
     // A tampered record is refused.
     let mut record = Revocation::sign(&app.owner, token.parse().unwrap()).to_json();
     record.rvk = Cid::dag_cbor(b"other").to_string();
-    let (s, v) = app.call(Method::POST, "/v1/revocations", None, Some(json!({"record": record}))).await;
-    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_revocation")));
+    let (s, v) = app
+        .call(
+            Method::POST,
+            "/v1/revocations",
+            None,
+            Some(json!({"record": record})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_revocation"))
+    );
 }
 
 #[tokio::test]
@@ -85,7 +130,10 @@ async fn a_revocation_reaches_a_connected_stream_at_once() {
     use tower::ServiceExt;
     let (app, agent, device) = scene().await;
     let (_, token) = issued(&app, &agent, &device, 100).await;
-    let req = axum::http::Request::builder().uri("/v1/revocations/events?after=0").body(axum::body::Body::empty()).unwrap();
+    let req = axum::http::Request::builder()
+        .uri("/v1/revocations/events?after=0")
+        .body(axum::body::Body::empty())
+        .unwrap();
     let resp = app.router.clone().oneshot(req).await.unwrap();
     let mut stream = resp.into_body().into_data_stream();
     let (s, _) = revoke_as(&app, &app.owner, &token).await;
@@ -107,9 +155,17 @@ async fn a_revocation_reaches_a_connected_stream_at_once() {
 async fn revocations_survive_a_restart() {
     let (app, agent, device) = scene().await;
     let (_, token) = issued(&app, &agent, &device, 100).await;
-    assert_eq!(revoke_as(&app, &app.owner, &token).await.0, StatusCode::CREATED);
+    assert_eq!(
+        revoke_as(&app, &app.owner, &token).await.0,
+        StatusCode::CREATED
+    );
     let app = app.restart().await;
-    assert!(feed(&app, 0).await.iter().any(|r| r["cid"] == token.as_str()));
+    assert!(
+        feed(&app, 0)
+            .await
+            .iter()
+            .any(|r| r["cid"] == token.as_str())
+    );
 }
 
 #[tokio::test]
@@ -122,10 +178,27 @@ async fn the_kill_switch_stops_one_agent_and_spares_the_others() {
     let (_, spared) = issued(&app, &other, &device, 300).await;
     let (_, pending) = app.request(&agent, refund(400)).await;
     let kill = json!({"agent": "billing-bot"});
-    let (s, report) = app.call(Method::POST, "/v1/kill", Some(&app.owner), Some(kill.clone())).await;
+    let (s, report) = app
+        .call(
+            Method::POST,
+            "/v1/kill",
+            Some(&app.owner),
+            Some(kill.clone()),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{report}");
-    assert_eq!((report["tokens_revoked"].as_u64(), report["requests_cancelled"].as_u64()), (Some(2), Some(1)));
-    let revoked: Vec<_> = feed(&app, 0).await.iter().map(|r| r["cid"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(
+        (
+            report["tokens_revoked"].as_u64(),
+            report["requests_cancelled"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    let revoked: Vec<_> = feed(&app, 0)
+        .await
+        .iter()
+        .map(|r| r["cid"].as_str().unwrap().to_owned())
+        .collect();
     assert!(revoked.contains(&t1) && revoked.contains(&t2) && !revoked.contains(&spared));
     let id = pending["id"].as_str().unwrap();
     assert_eq!(app.view(&agent, id).await["state"], "cancelled");
@@ -134,9 +207,13 @@ async fn the_kill_switch_stops_one_agent_and_spares_the_others() {
     let (s, _) = app.request(&other, refund(1)).await;
     assert_eq!(s, StatusCode::CREATED, "others are untouched");
     // Only the owner pulls it.
-    let (s, _) = app.call(Method::POST, "/v1/kill", Some(&device), Some(kill.clone())).await;
+    let (s, _) = app
+        .call(Method::POST, "/v1/kill", Some(&device), Some(kill.clone()))
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = app.call(Method::POST, "/v1/kill/lift", Some(&app.owner), Some(kill)).await;
+    let (s, _) = app
+        .call(Method::POST, "/v1/kill/lift", Some(&app.owner), Some(kill))
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(app.request(&agent, refund(2)).await.0, StatusCode::CREATED);
 }
@@ -145,29 +222,65 @@ async fn the_kill_switch_stops_one_agent_and_spares_the_others() {
 async fn kill_all_and_the_tokens_list() {
     let (app, agent, device) = scene().await;
     let (_, token) = issued(&app, &agent, &device, 100).await;
-    let (s, live) = app.call(Method::GET, "/v1/tokens?live=true&agent=billing-bot", Some(&app.owner), None).await;
+    let (s, live) = app
+        .call(
+            Method::GET,
+            "/v1/tokens?live=true&agent=billing-bot",
+            Some(&app.owner),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(live.as_array().unwrap().len(), 1);
     assert_eq!(live[0]["cid"], token.as_str());
-    let (s, _) = app.call(Method::POST, "/v1/kill", Some(&app.owner), Some(json!({"all": true}))).await;
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/v1/kill",
+            Some(&app.owner),
+            Some(json!({"all": true})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let (_, live) = app.call(Method::GET, "/v1/tokens?live=true", Some(&app.owner), None).await;
+    let (_, live) = app
+        .call(Method::GET, "/v1/tokens?live=true", Some(&app.owner), None)
+        .await;
     assert!(live.as_array().unwrap().is_empty());
-    let (_, all) = app.call(Method::GET, "/v1/tokens", Some(&app.owner), None).await;
+    let (_, all) = app
+        .call(Method::GET, "/v1/tokens", Some(&app.owner), None)
+        .await;
     assert!(all[0]["revoked_at"].is_number());
-    assert_eq!(app.request(&agent, refund(1)).await.0, StatusCode::FORBIDDEN);
-    app.call(Method::POST, "/v1/kill/lift", Some(&app.owner), Some(json!({"all": true}))).await;
+    assert_eq!(
+        app.request(&agent, refund(1)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    app.call(
+        Method::POST,
+        "/v1/kill/lift",
+        Some(&app.owner),
+        Some(json!({"all": true})),
+    )
+    .await;
     assert_eq!(app.request(&agent, refund(1)).await.0, StatusCode::CREATED);
 }
 
 /// The whole log as an export, through the API.
 async fn export(app: &TestApp) -> String {
-    let (s, _) = app.call(Method::POST, "/v1/audit/checkpoint", Some(&app.owner), None).await;
+    let (s, _) = app
+        .call(Method::POST, "/v1/audit/checkpoint", Some(&app.owner), None)
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, page) = app.call(Method::GET, "/v1/audit?after=0", Some(&app.owner), None).await;
+    let (s, page) = app
+        .call(Method::GET, "/v1/audit?after=0", Some(&app.owner), None)
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let entries = serde_json::from_value::<Vec<countersign_server::audit::Entry>>(page["entries"].clone()).unwrap();
-    let checkpoints = serde_json::from_value::<Vec<countersign_server::audit::Checkpoint>>(page["checkpoints"].clone()).unwrap();
+    let entries =
+        serde_json::from_value::<Vec<countersign_server::audit::Entry>>(page["entries"].clone())
+            .unwrap();
+    let checkpoints = serde_json::from_value::<Vec<countersign_server::audit::Checkpoint>>(
+        page["checkpoints"].clone(),
+    )
+    .unwrap();
     write_export(&app.service, 0, &entries, &checkpoints)
 }
 
@@ -178,9 +291,22 @@ async fn the_audit_log_records_every_step_and_verifies() {
     revoke_as(&app, &app.owner, &token).await;
     let text = export(&app).await;
     let summary = verify_export(&text, Some(&app.service)).unwrap();
-    assert!(summary.entries >= 6 && summary.checkpoints == 1, "{summary:?}");
-    for kind in ["agent.added", "device.paired", "request.created", "approval", "issuance", "revocation"] {
-        assert!(text.contains(&format!("\"kind\":\"{kind}\"")), "no {kind} entry");
+    assert!(
+        summary.entries >= 6 && summary.checkpoints == 1,
+        "{summary:?}"
+    );
+    for kind in [
+        "agent.added",
+        "device.paired",
+        "request.created",
+        "approval",
+        "issuance",
+        "revocation",
+    ] {
+        assert!(
+            text.contains(&format!("\"kind\":\"{kind}\"")),
+            "no {kind} entry"
+        );
     }
     assert!(text.contains(&id));
     // A checkpoint checked against another service's key is rejected.
@@ -190,14 +316,20 @@ async fn the_audit_log_records_every_step_and_verifies() {
 
 async fn tamper(app: &TestApp, sql: &str) {
     use sqlx::Connection;
-    let mut conn = sqlx::SqliteConnection::connect(&app.db_url()).await.unwrap();
+    let mut conn = sqlx::SqliteConnection::connect(&app.db_url())
+        .await
+        .unwrap();
     sqlx::query(sql).execute(&mut conn).await.unwrap();
 }
 
 #[tokio::test]
 async fn tampering_with_the_stored_log_is_detected() {
     let cases = [
-        ("edit", "UPDATE audit SET data = '{\"forged\":true}' WHERE seq = 3", "edited"),
+        (
+            "edit",
+            "UPDATE audit SET data = '{\"forged\":true}' WHERE seq = 3",
+            "edited",
+        ),
         ("delete", "DELETE FROM audit WHERE seq = 2", "missing"),
         (
             "reorder",
@@ -209,15 +341,26 @@ async fn tampering_with_the_stored_log_is_detected() {
     for (name, sql, expect) in cases {
         let (app, agent, device) = scene().await;
         issued(&app, &agent, &device, 100).await;
-        let (s, _) = app.call(Method::POST, "/v1/audit/checkpoint", Some(&app.owner), None).await;
+        let (s, _) = app
+            .call(Method::POST, "/v1/audit/checkpoint", Some(&app.owner), None)
+            .await;
         assert_eq!(s, StatusCode::OK);
-        assert!(verify_export(&export(&app).await, Some(&app.service)).is_ok(), "{name}: clean log verifies");
+        assert!(
+            verify_export(&export(&app).await, Some(&app.service)).is_ok(),
+            "{name}: clean log verifies"
+        );
         tamper(&app, sql).await;
         // Export without signing a new checkpoint over the damage.
-        let (_, page) = app.call(Method::GET, "/v1/audit?after=0", Some(&app.owner), None).await;
-        let entries: Vec<countersign_server::audit::Entry> = serde_json::from_value(page["entries"].clone()).unwrap();
-        let (_, all) = app.call(Method::GET, "/v1/audit?after=0", Some(&app.owner), None).await;
-        let checkpoints: Vec<countersign_server::audit::Checkpoint> = serde_json::from_value(all["checkpoints"].clone()).unwrap();
+        let (_, page) = app
+            .call(Method::GET, "/v1/audit?after=0", Some(&app.owner), None)
+            .await;
+        let entries: Vec<countersign_server::audit::Entry> =
+            serde_json::from_value(page["entries"].clone()).unwrap();
+        let (_, all) = app
+            .call(Method::GET, "/v1/audit?after=0", Some(&app.owner), None)
+            .await;
+        let checkpoints: Vec<countersign_server::audit::Checkpoint> =
+            serde_json::from_value(all["checkpoints"].clone()).unwrap();
         let text = write_export(&app.service, 0, &entries, &checkpoints);
         let err = verify_export(&text, Some(&app.service)).expect_err(name);
         assert!(err.to_string().contains(expect), "{name}: {err}");
@@ -230,7 +373,12 @@ async fn add_auto(app: &TestApp, cmd: &str, policy: Value) {
         .expiration(Some(as_u64(app.clock_now()) + 30 * 86_400))
         .sign(&app.owner, &mut CountingNonces::new(99));
     let (s, v) = app
-        .call(Method::POST, "/v1/auto-approvals", Some(&app.owner), Some(json!({"delegation": BASE64.encode(&d.bytes)})))
+        .call(
+            Method::POST,
+            "/v1/auto-approvals",
+            Some(&app.owner),
+            Some(json!({"delegation": BASE64.encode(&d.bytes)})),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
 }
@@ -240,16 +388,33 @@ async fn auto_approval_issues_inside_its_delegation_only() {
     let app = TestApp::new().await;
     let mailer = key(4);
     app.add_agent("mailer", &mailer, &["/email"]).await;
-    add_auto(&app, "/email/send", json!([["like", ".to", "*@example.com"]])).await;
+    add_auto(
+        &app,
+        "/email/send",
+        json!([["like", ".to", "*@example.com"]]),
+    )
+    .await;
     let mail = |to: &str| json!({"cmd": "/email/send", "args": {"to": to, "subject": "hi"}, "summary": format!("Mail {to}")});
     let (s, inside) = app.request(&mailer, mail("ana@example.com")).await;
-    assert_eq!((s, inside["state"].as_str()), (StatusCode::CREATED, Some("approved")), "{inside}");
+    assert_eq!(
+        (s, inside["state"].as_str()),
+        (StatusCode::CREATED, Some("approved")),
+        "{inside}"
+    );
     let view = app.view(&mailer, inside["id"].as_str().unwrap()).await;
     assert_eq!(view["decided_by"], app.service.to_string());
-    let chain = Container::parse(view["container"].as_str().unwrap().as_bytes(), &ContainerLimits::default()).unwrap();
+    let chain = Container::parse(
+        view["container"].as_str().unwrap().as_bytes(),
+        &ContainerLimits::default(),
+    )
+    .unwrap();
     assert_eq!(chain.len(), 2, "owner → service → agent");
     let (s, outside) = app.request(&mailer, mail("eve@evil.test")).await;
-    assert_eq!((s, outside["state"].as_str()), (StatusCode::CREATED, Some("pending")), "{outside}");
+    assert_eq!(
+        (s, outside["state"].as_str()),
+        (StatusCode::CREATED, Some("pending")),
+        "{outside}"
+    );
 }
 
 #[tokio::test]
@@ -258,32 +423,80 @@ async fn a_quorum_needs_k_distinct_devices() {
     let second = key(3);
     app.pair(&second, &["/payment"], json!([])).await;
     let rule = json!({"cmd": "/payment", "when": [[">", ".amount", 100000]], "approvals": 2});
-    let (s, v) = app.call(Method::POST, "/v1/quorum-rules", Some(&app.owner), Some(rule)).await;
+    let (s, v) = app
+        .call(
+            Method::POST,
+            "/v1/quorum-rules",
+            Some(&app.owner),
+            Some(rule),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     // Below the threshold, one approval suffices.
     issued(&app, &agent, &device, 500).await;
     let (_, created) = app.request(&agent, refund(150_000)).await;
     let id = created["id"].as_str().unwrap();
     let view = app.view(&device, id).await;
-    let (s, v) = app.approve(&device, id, app.approval_for(&device, &view, json!([]), 120)).await;
-    assert_eq!((s, v["state"].as_str()), (StatusCode::ACCEPTED, Some("pending")), "k − 1 approvals: not issued");
-    let (s, v) = app.approve(&device, id, app.approval_for(&device, &view, json!([]), 100)).await;
-    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("already_approved")), "the same device twice");
+    let (s, v) = app
+        .approve(
+            &device,
+            id,
+            app.approval_for(&device, &view, json!([]), 120),
+        )
+        .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::ACCEPTED, Some("pending")),
+        "k − 1 approvals: not issued"
+    );
+    let (s, v) = app
+        .approve(
+            &device,
+            id,
+            app.approval_for(&device, &view, json!([]), 100),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("already_approved")),
+        "the same device twice"
+    );
     assert_eq!(app.view(&agent, id).await["state"], "pending");
-    let (s, v) = app.approve(&second, id, app.approval_for(&second, &view, json!([]), 120)).await;
-    assert_eq!((s, v["state"].as_str()), (StatusCode::OK, Some("approved")), "{v}");
+    let (s, v) = app
+        .approve(
+            &second,
+            id,
+            app.approval_for(&second, &view, json!([]), 120),
+        )
+        .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("approved")),
+        "{v}"
+    );
     // The issued token carries the other approver's chain in its meta.
-    let container = app.view(&agent, id).await["container"].as_str().unwrap().to_owned();
+    let container = app.view(&agent, id).await["container"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let chain = Container::parse(container.as_bytes(), &ContainerLimits::default()).unwrap();
     let validator = Validator::new(Limits::default(), 0);
     let issued_token = chain
         .tokens()
         .iter()
-        .filter_map(|t| validator.open_delegation(&TokenRef::Proof(0, Cid::dag_cbor(t)), t).ok())
+        .filter_map(|t| {
+            validator
+                .open_delegation(&TokenRef::Proof(0, Cid::dag_cbor(t)), t)
+                .ok()
+        })
         .find(|d| d.audience == agent.did())
         .unwrap();
     let co = issued_token.meta.unwrap();
-    let pairs = co.get("countersign/co-approvals").unwrap().as_list().unwrap();
+    let pairs = co
+        .get("countersign/co-approvals")
+        .unwrap()
+        .as_list()
+        .unwrap();
     assert_eq!(pairs.len(), 1);
 }
 
@@ -313,10 +526,17 @@ async fn rate_and_pending_limits_hold() {
     assert_eq!(app.request(&fast, refund(1)).await.0, StatusCode::CREATED);
     assert_eq!(app.request(&fast, refund(2)).await.0, StatusCode::CREATED);
     let (s, v) = app.request(&fast, refund(3)).await;
-    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
+    );
     assert_eq!(app.request(&slow, refund(4)).await.0, StatusCode::CREATED);
     let (s, v) = app.request(&slow, refund(5)).await;
-    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_pending")), "the owner-wide cap");
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_pending")),
+        "the owner-wide cap"
+    );
 }
 
 #[tokio::test]
@@ -325,23 +545,46 @@ async fn repeated_denials_suspend_an_agent_until_resumed() {
     for n in 0..3 {
         let (_, created) = app.request(&agent, refund(10 + n)).await;
         let id = created["id"].as_str().unwrap().to_owned();
-        let statement = countersign_server::auth::jwt::sign(&device, &countersign_server::auth::jwt::Claims {
-            iss: device.did().to_string(),
-            aud: app.service.to_string(),
-            iat: app.clock_now(),
-            exp: app.clock_now() + 60,
-            jti: format!("deny-{n}"),
-            sub: Some(id.clone()),
-            reason: Some("no".into()),
-        })
+        let statement = countersign_server::auth::jwt::sign(
+            &device,
+            &countersign_server::auth::jwt::Claims {
+                iss: device.did().to_string(),
+                aud: app.service.to_string(),
+                iat: app.clock_now(),
+                exp: app.clock_now() + 60,
+                jti: format!("deny-{n}"),
+                sub: Some(id.clone()),
+                reason: Some("no".into()),
+            },
+        )
         .unwrap();
-        let (s, _) = app.call(Method::POST, &format!("/v1/requests/{id}/deny"), Some(&device), Some(json!({"reason": "no", "statement": statement}))).await;
+        let (s, _) = app
+            .call(
+                Method::POST,
+                &format!("/v1/requests/{id}/deny"),
+                Some(&device),
+                Some(json!({"reason": "no", "statement": statement})),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
     }
     let (s, v) = app.request(&agent, refund(99)).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    assert!(v["error"]["message"].as_str().unwrap().contains("suspended"), "{v}");
-    let (s, _) = app.call(Method::POST, "/v1/agents/billing-bot/resume", Some(&app.owner), None).await;
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("suspended"),
+        "{v}"
+    );
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/v1/agents/billing-bot/resume",
+            Some(&app.owner),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(app.request(&agent, refund(99)).await.0, StatusCode::CREATED);
 }
@@ -360,11 +603,19 @@ async fn number_matching_requires_the_requesters_code() {
     assert_eq!(choices.len(), 3);
     assert!(choices.contains(&code) && view.get("code").is_none());
     let sign = |picked: Option<&str>| {
-        let mut b = DelegationBuilder::new(app.service, Some(app.owner.did()), "/payment/refund".parse().unwrap())
-            .policy(policy_of(&view["policy"]))
-            .expiration(Some(as_u64(app.clock_now()) + 60));
+        let mut b = DelegationBuilder::new(
+            app.service,
+            Some(app.owner.did()),
+            "/payment/refund".parse().unwrap(),
+        )
+        .policy(policy_of(&view["policy"]))
+        .expiration(Some(as_u64(app.clock_now()) + 60));
         if let Some(p) = picked {
-            b = b.meta([("countersign/match", countersign_core::Value::from(p))].into_iter().collect());
+            b = b.meta(
+                [("countersign/match", countersign_core::Value::from(p))]
+                    .into_iter()
+                    .collect(),
+            );
         }
         BASE64.encode(&b.sign(&device, &mut CountingNonces::new(5)).bytes)
     };
@@ -408,14 +659,37 @@ async fn receipts_are_accepted_from_configured_gateways_only() {
             at: app.clock_now(),
         };
         let der = by.to_pkcs8_der().unwrap();
-        jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA), &claims, &jsonwebtoken::EncodingKey::from_ed_der(&der)).unwrap()
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ed_der(&der),
+        )
+        .unwrap()
     };
-    let (s, _) = app.call(Method::POST, "/v1/receipts", None, Some(json!({"receipt": receipt(&key(41), "r1")}))).await;
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/v1/receipts",
+            None,
+            Some(json!({"receipt": receipt(&key(41), "r1")})),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     for _ in 0..2 {
-        let (s, v) = app.call(Method::POST, "/v1/receipts", None, Some(json!({"receipt": receipt(&gateway, "r2")}))).await;
+        let (s, v) = app
+            .call(
+                Method::POST,
+                "/v1/receipts",
+                None,
+                Some(json!({"receipt": receipt(&gateway, "r2")})),
+            )
+            .await;
         assert_eq!(s, StatusCode::ACCEPTED, "{v}");
     }
     let text = export(&app).await;
-    assert_eq!(text.matches("gateway.receipt").count(), 1, "a retried receipt is recorded once");
+    assert_eq!(
+        text.matches("gateway.receipt").count(),
+        1,
+        "a retried receipt is recorded once"
+    );
 }

@@ -3,6 +3,6 @@
 
 mod api;
 mod contract;
+mod controls;
 mod store;
 mod support;
-mod controls;

@@ -57,7 +57,11 @@ impl TestApp {
         Self::open_with(dir, Arc::new(ManualClock::new(NOW)), tune).await
     }
 
-    async fn open_with(dir: PathBuf, clock: Arc<ManualClock>, tune: impl FnOnce(&mut Config)) -> TestApp {
+    async fn open_with(
+        dir: PathBuf,
+        clock: Arc<ManualClock>,
+        tune: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let url = format!("sqlite:{}", dir.join("countersign.db").display());
         let store = countersign_server::store::open(&url).await.unwrap();
         let owner = key(1);

@@ -66,7 +66,7 @@ pub async fn changes_append_their_events(db: TestDb) {
     s.revoke(&entry, &[e(kind::REVOCATION, "bafy-x")])
         .await
         .unwrap();
-    s.suspend_agent(&did(10), &[e(kind::AGENT_SUSPENDED, "billing")])
+    s.suspend_agent(&did(10), T0, &[e(kind::AGENT_SUSPENDED, "billing")])
         .await
         .unwrap();
     s.resume_agent("billing", &[e(kind::AGENT_ADDED, "billing")])
@@ -187,7 +187,7 @@ pub async fn failed_changes_append_nothing(db: TestDb) {
         s.withdraw("r2", &did(11), T0 + 2, &e).await.unwrap_err(),
         s.confirm_pairing("p1", &phone, &e).await.unwrap_err(),
         s.remove_device("d9", T0, &e).await.unwrap_err(),
-        s.suspend_agent(&did(99), &e).await.unwrap_err(),
+        s.suspend_agent(&did(99), T0, &e).await.unwrap_err(),
         s.resume_agent("nobody", &e).await.unwrap_err(),
         s.remove_auto_approval("bafy-none", T0, &e)
             .await

@@ -253,7 +253,7 @@ pub async fn data_survives_reopening(mut db: TestDb) {
     s.revoke(&revocation("bafy-x", T0 + 5, None), &[])
         .await
         .unwrap();
-    s.suspend_agent(&did(10), &[]).await.unwrap();
+    s.suspend_agent(&did(10), T0, &[]).await.unwrap();
     let pairing = s.pairing("p1").await.unwrap();
     let devices = s.list_devices().await.unwrap();
     let (head, feed) = (

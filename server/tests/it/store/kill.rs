@@ -158,12 +158,12 @@ pub async fn suspension(db: TestDb) {
     s.add_agent(&agent("billing", 10), &[]).await.unwrap();
     s.add_agent(&agent("alerts", 11), &[]).await.unwrap();
     assert!(!s.is_suspended(&did(10)).await.unwrap());
-    s.suspend_agent(&did(10), &[]).await.unwrap();
-    s.suspend_agent(&did(10), &[]).await.unwrap();
+    s.suspend_agent(&did(10), T0, &[]).await.unwrap();
+    s.suspend_agent(&did(10), T0, &[]).await.unwrap();
     assert!(s.is_suspended(&did(10)).await.unwrap());
     assert!(!s.is_suspended(&did(11)).await.unwrap());
     assert!(!s.is_suspended(&did(99)).await.unwrap());
-    let unknown = s.suspend_agent(&did(99), &[]).await;
+    let unknown = s.suspend_agent(&did(99), T0, &[]).await;
     assert!(matches!(unknown, Err(StoreError::NotFound)));
     // The agent's record is unchanged by it.
     assert_eq!(
