@@ -134,6 +134,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // serialized so the log stays one chain under concurrent writers.
     /// Appends events that accompany no other change (notifications, receipts).
     async fn append_audit(&self, audit: &[AuditEvent]) -> Result<()>;
+    /// Records a signed statement's `(issuer, jti)` as used and appends its events, in one
+    /// transaction: `false` (and nothing appended) if it was already recorded, so a
+    /// statement delivered twice is logged once and a crash loses neither.
+    async fn append_audit_once(
+        &self,
+        issuer: &Did,
+        jti: &str,
+        expires_at: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<bool>;
     /// Entries with `seq > after`, in order, at most `limit` (0 = 1000).
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<crate::audit::Entry>>;
     /// The number of entries and the hex hash of the last (GENESIS hex when empty).

@@ -208,6 +208,16 @@ impl Store for PostgresStore {
         audit::append(&self.pool, audit).await
     }
 
+    async fn append_audit_once(
+        &self,
+        issuer: &Did,
+        jti: &str,
+        expires_at: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<bool> {
+        audit::append_once(&self.pool, issuer, jti, expires_at, audit).await
+    }
+
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<Entry>> {
         audit::entries(&self.pool, after, limit).await
     }

@@ -64,6 +64,7 @@ suite!(
     audit_events::failed_changes_append_nothing,
     audit_events::expiry_is_audited,
     audit::checkpoints_round_trip,
+    audit::statements_are_logged_once,
     revocations::revocation_feed_cursors,
     revocations::device_removal_feeds_revocations,
     revocations::readers_never_skip_a_cursor,

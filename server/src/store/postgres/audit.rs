@@ -55,6 +55,33 @@ pub(super) async fn append_audit(conn: &mut PgConnection, events: &[AuditEvent])
     Ok(())
 }
 
+/// Marks a statement's id used and appends its events, or does nothing if it was used.
+pub(super) async fn append_once(
+    pool: &PgPool,
+    issuer: &countersign_core::Did,
+    jti: &str,
+    expires_at: i64,
+    events: &[AuditEvent],
+) -> Result<bool> {
+    let mut tx = pool.begin().await?;
+    let fresh = sqlx::query(
+        "INSERT INTO used_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT (issuer, jti) DO NOTHING",
+    )
+    .bind(issuer.to_string())
+    .bind(jti)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if fresh {
+        append_audit(&mut tx, events).await?;
+    }
+    tx.commit().await?;
+    Ok(fresh)
+}
+
 /// Appends events that accompany no other change, in a transaction of their own.
 pub(super) async fn append(pool: &PgPool, events: &[AuditEvent]) -> Result<()> {
     let mut tx = pool.begin().await?;

@@ -165,3 +165,33 @@ pub async fn checkpoints_round_trip(db: TestDb) {
     );
     assert!(s.checkpoints(15).await.unwrap().is_empty());
 }
+
+pub async fn statements_are_logged_once(db: TestDb) {
+    let s = db.store();
+    let gateway = countersign_core::Keypair::from_seed(&[40; 32]).did();
+    let event = countersign_server::store::AuditEvent::new(
+        T0,
+        "gateway.receipt",
+        gateway,
+        "bafy-inv",
+        serde_json::json!({"outcome": "ok"}),
+    );
+    assert!(
+        s.append_audit_once(&gateway, "r-1", T0 + 60, std::slice::from_ref(&event))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.append_audit_once(&gateway, "r-1", T0 + 60, std::slice::from_ref(&event))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.append_audit_once(&gateway, "r-2", T0 + 60, std::slice::from_ref(&event))
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.audit_head().await.unwrap().0, 2);
+    // The id is consumed for ordinary use too.
+    assert!(!s.use_jti(&gateway, "r-1", T0 + 60).await.unwrap());
+}
