@@ -4,5 +4,6 @@
 mod api;
 mod contract;
 mod controls;
+mod interop;
 mod store;
 mod support;
