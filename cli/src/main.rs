@@ -68,6 +68,19 @@ enum Command {
     Approve(commands::approve::ApproveArgs),
     /// Deny a request from this approver device.
     Deny(commands::deny::DenyArgs),
+    /// Revoke a token by its CID (owner, or an issuer in its chain with --key).
+    Revoke(commands::revoke::RevokeArgs),
+    /// Pull the kill switch on an agent or all agents (owner), or lift it.
+    Kill(commands::kill::KillArgs),
+    /// The capabilities the service has issued (owner).
+    Tokens(commands::tokens::TokensArgs),
+    /// Export, verify or follow the audit log.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
+    /// Let the service approve low-risk requests without asking (owner).
+    AutoApprove(commands::auto::AutoApproveArgs),
+    /// Require several devices to approve some commands (owner).
+    Quorum(commands::quorum::QuorumArgs),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +103,12 @@ fn main() -> ExitCode {
         Command::Request(args) => args.run(cli.output, service),
         Command::Approve(args) => args.run(cli.output, service),
         Command::Deny(args) => args.run(cli.output, service),
+        Command::Revoke(args) => args.run(cli.output, service),
+        Command::Kill(args) => args.run(cli.output, service),
+        Command::Tokens(args) => args.run(cli.output, service),
+        Command::Audit(cmd) => cmd.run(cli.output, service),
+        Command::AutoApprove(args) => args.run(cli.output, service),
+        Command::Quorum(args) => args.run(cli.output, service),
     };
     match result {
         Ok(code) => code,

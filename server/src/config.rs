@@ -14,7 +14,8 @@ use crate::duration::Secs;
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// The URL agents and devices reach the service at (used in links and pairing codes).
+    /// The URL agents and devices reach the service at (used in links and pairing codes);
+    /// empty means `http://<listen>`.
     pub public_url: String,
     /// Where keys and the SQLite database live.
     pub data_dir: PathBuf,
@@ -101,7 +102,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8420)),
-            public_url: "http://127.0.0.1:8420".into(),
+            public_url: String::new(),
             data_dir: default_data_dir(),
             database_url: String::new(),
             owner: String::new(),
@@ -228,6 +229,15 @@ impl Config {
             path: origin,
             message: e.to_string(),
         })
+    }
+
+    /// The public URL without a trailing slash, defaulting to `http://<listen>`.
+    pub fn public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
     }
 
     /// The database URL, with the SQLite default filled in.

@@ -1,4 +1,4 @@
-//! `countersign agent add|list|remove`: the agents that may ask for capabilities.
+//! `countersign agent add|list|remove|resume`: the agents that may ask for capabilities.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +44,8 @@ enum AgentCommand {
     List,
     /// Remove an agent; it can ask for nothing more.
     Remove { name: String },
+    /// Let an agent suspended after repeated denials ask again.
+    Resume { name: String },
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +113,14 @@ impl AgentArgs {
                     match output {
                         Output::Json => print_json(&json!({ "removed": name })),
                         Output::Text => println!("removed agent {name}"),
+                    }
+                }
+                AgentCommand::Resume { name } => {
+                    let path = format!("/v1/agents/{}/resume", segment(&name, "agent name")?);
+                    client.post(&path, &json!({})).await?;
+                    match output {
+                        Output::Json => print_json(&json!({ "resumed": name })),
+                        Output::Text => println!("resumed agent {name}: it may ask again"),
                     }
                 }
             }

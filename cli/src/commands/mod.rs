@@ -2,6 +2,8 @@
 
 pub mod agent;
 pub mod approve;
+pub mod audit;
+pub mod auto;
 pub mod config;
 pub mod delegate;
 pub mod deny;
@@ -10,6 +12,11 @@ pub mod init;
 pub mod inspect;
 pub mod invoke;
 pub mod key;
+pub mod kill;
+pub mod quorum;
 pub mod request;
+pub mod revoke;
 pub mod serve;
+pub mod show;
+pub mod tokens;
 pub mod verify;

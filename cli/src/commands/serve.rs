@@ -58,7 +58,7 @@ impl ServeArgs {
                 .with_context(|| format!("cannot listen on {}", config.listen))?;
             let listen = listener.local_addr().unwrap_or(config.listen);
             let service = key.did();
-            let approver_url = format!("{}/", config.public_url.trim_end_matches('/'));
+            let approver_url = format!("{}/", config.public_url());
             match output {
                 Output::Text => {
                     println!("countersign service listening on http://{listen}");

@@ -156,7 +156,7 @@ pub async fn create(
     state.store.create_pairing(&pairing).await?;
     let url = format!(
         "{}/#/pair?code={code}",
-        state.config.public_url.trim_end_matches('/')
+        state.config.public_url()
     );
     Ok((
         StatusCode::CREATED,

@@ -25,6 +25,6 @@ pub async fn info(State(state): State<AppState>) -> Json<ServiceInfo> {
         did: state.service_did().to_string(),
         owner: state.owner.to_string(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        approver_url: format!("{}/", state.config.public_url.trim_end_matches('/')),
+        approver_url: format!("{}/", state.config.public_url()),
     })
 }
