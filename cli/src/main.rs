@@ -11,7 +11,8 @@ mod system;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::output::Output;
 
@@ -25,7 +26,8 @@ struct Cli {
     /// How to print results.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     output: Output,
-    /// The approval service's URL, for the commands that talk to it.
+    /// The approval service's URL, for the commands that talk to it. For `audit verify`,
+    /// which works offline: the DID of the service that must have signed.
     #[arg(
         long,
         global = true,
@@ -84,7 +86,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let service_given = matches.value_source("service") == Some(ValueSource::CommandLine);
     // reqwest is built without a TLS crypto provider: use ring. Another already installed
     // is as good.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -106,7 +110,7 @@ fn main() -> ExitCode {
         Command::Revoke(args) => args.run(cli.output, service),
         Command::Kill(args) => args.run(cli.output, service),
         Command::Tokens(args) => args.run(cli.output, service),
-        Command::Audit(cmd) => cmd.run(cli.output, service),
+        Command::Audit(cmd) => cmd.run(cli.output, service, service_given),
         Command::AutoApprove(args) => args.run(cli.output, service),
         Command::Quorum(args) => args.run(cli.output, service),
     };

@@ -147,17 +147,17 @@ fn core_rate(
     chain: &SampleChain,
     threads: usize,
 ) -> f64 {
-    let ctx = Context {
-        now: ISSUED_AT + 1,
-        audience: Some(chain.gateway.did()),
-        revocations: &NoRevocations,
-    };
+    let gateway = chain.gateway.did();
     let per_thread = CORE_PER_ROUND / threads;
     let start = Instant::now();
     std::thread::scope(|s| {
         for t in 0..threads {
-            let ctx = &ctx;
             s.spawn(move || {
+                let ctx = &Context {
+                    now: ISSUED_AT + 1,
+                    audience: Some(gateway),
+                    revocations: &NoRevocations,
+                };
                 for i in 0..per_thread {
                     let inv = &invocations[(t * per_thread + i) % invocations.len()];
                     assert!(validator.validate(inv, proofs, ctx).is_ok());

@@ -12,6 +12,7 @@ pub mod duration;
 pub mod error;
 pub mod ids;
 mod input;
+pub mod metrics;
 pub mod pairing;
 pub mod setup;
 pub mod state;

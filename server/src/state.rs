@@ -7,6 +7,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::waiters::Waiters;
 
@@ -30,6 +31,7 @@ pub struct Inner {
     pub audit_feed: watch::Sender<u64>,
     /// Set when the service begins to shut down: long-polls answer and streams end.
     pub stopping: watch::Sender<bool>,
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
             revocation_feed: watch::channel(0).0,
             audit_feed: watch::channel(0).0,
             stopping: watch::channel(false).0,
+            metrics: Metrics::default(),
         }))
     }
 

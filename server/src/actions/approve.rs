@@ -14,6 +14,7 @@ use crate::approval::{CheckedApproval, Parties, check_approval, issue_for_agent,
 use crate::audit::kind;
 use crate::error::ApiError;
 use crate::ids;
+use crate::metrics::label;
 use crate::state::AppState;
 use crate::store::{
     Approval, AuditEvent, Device, PartialApproval, QuorumRule, Request, RequestState, StoreError,
@@ -257,6 +258,11 @@ async fn issue(
     let decided = state.store.approve(&request.id, &approval, &events).await?;
     state.waiters.wake(&request.id);
     state.announce(false);
+    state
+        .metrics
+        .inc("countersign_decisions_total", label("state", "approved"));
+    state.metrics.inc("countersign_issued_total", "");
+    state.metrics.observe_decision(now - request.created_at);
     tracing::info!(request = %request.id, device = %device.name, token = %issued.cid, "approved and issued");
     Ok(Outcome::Issued(decided))
 }

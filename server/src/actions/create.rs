@@ -11,6 +11,9 @@ use crate::approval::{CheckedApproval, issue_for_agent};
 use crate::audit::kind;
 use crate::error::ApiError;
 use crate::ids;
+use crate::metrics::label;
+
+const REQUESTS: &str = "countersign_requests_total";
 use crate::state::AppState;
 use crate::store::{Agent, Approval, AuditEvent, CreateLimits, Request};
 
@@ -42,6 +45,7 @@ pub async fn create(
         ));
     }
     if let Some(existing) = state.store.find_identical_pending(&request, now).await? {
+        state.metrics.inc(REQUESTS, label("outcome", "merged"));
         return Ok(Created::Merged(existing));
     }
     if state.store.count_pending(now).await? >= u64::from(state.config.requests.max_pending_total) {
@@ -70,6 +74,7 @@ pub async fn create(
         .create_request(&request, limits, &[event])
         .await?;
     state.announce(false);
+    state.metrics.inc(REQUESTS, label("outcome", "created"));
     tracing::info!(request = %request.id, agent = %agent.name, cmd = %request.command, "request created");
     match auto_approve(state, &request, now).await? {
         Some(done) => Ok(Created::AutoApproved(done)),
@@ -175,6 +180,10 @@ async fn auto_approve(
         let done = state.store.approve(&request.id, &approval, &events).await?;
         state.waiters.wake(&request.id);
         state.announce(false);
+        state
+            .metrics
+            .inc(REQUESTS, label("outcome", "auto_approved"));
+        state.metrics.inc("countersign_issued_total", "");
         tracing::info!(request = %request.id, token = %issued.cid, "auto-approved");
         return Ok(Some(done));
     }

@@ -64,6 +64,10 @@ pub async fn revoke(
     let cursor = state.store.revoke(&entry, &[event]).await?;
     if cursor.is_some() {
         state.announce(true);
+        state.metrics.inc(
+            "countersign_revocations_total",
+            crate::metrics::label("source", "record"),
+        );
         tracing::info!(cid = %cid, by = %r.issuer, "revoked");
     }
     Ok(Revoked { cid, cursor })

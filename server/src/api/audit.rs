@@ -183,18 +183,19 @@ pub async fn receipt(
             "jti": verified.claims.jti, "receipt": body.receipt,
         }),
     );
-    // A receipt delivered twice (a retry after a lost answer) is recorded once.
-    if state
+    // A receipt delivered twice (a retry after a lost answer) is recorded once: its id is
+    // consumed in the same transaction that appends it.
+    let keep_until = verified.claims.exp.max(now + 7 * 86_400);
+    let fresh = state
         .store
-        .use_jti(
-            &verified.did,
-            &verified.claims.jti,
-            verified.claims.exp.max(now + 7 * 86_400),
-        )
-        .await?
-    {
-        state.store.append_audit(&[event]).await?;
+        .append_audit_once(&verified.did, &verified.claims.jti, keep_until, &[event])
+        .await?;
+    if fresh {
         state.announce(false);
+        state.metrics.inc(
+            "countersign_receipts_total",
+            crate::metrics::label("outcome", &claims.outcome),
+        );
     }
     Ok(StatusCode::ACCEPTED)
 }

@@ -15,6 +15,7 @@ use crate::audit::kind;
 use crate::auth::{AgentCaller, DeviceCaller, jwt};
 use crate::error::ApiError;
 use crate::input::{self, JsonBody};
+use crate::metrics::label;
 use crate::state::AppState;
 use crate::store::{AuditEvent, Denial, Request};
 
@@ -119,6 +120,10 @@ pub async fn deny(
     let decided = state.store.deny(&id, &denial, &[event]).await?;
     state.waiters.wake(&id);
     state.announce(false);
+    state
+        .metrics
+        .inc("countersign_decisions_total", label("state", "denied"));
+    state.metrics.observe_decision(now - request.created_at);
     tracing::info!(request = %id, device = %device.name, "denied");
     suspend_if_denied_often(&state, &decided, now).await?;
     Ok(Json(RequestView::of(
@@ -177,6 +182,9 @@ pub async fn withdraw(
     let decided = state.store.withdraw(&id, &agent.did, now, &[event]).await?;
     state.waiters.wake(&id);
     state.announce(false);
+    state
+        .metrics
+        .inc("countersign_decisions_total", label("state", "withdrawn"));
     Ok(Json(RequestView::of(
         &decided,
         Audience::Requester,

@@ -57,6 +57,18 @@ pub async fn kill(
     let now = state.now();
     let event = AuditEvent::new(now, kind::KILL, owner, &label, json!({}));
     let report = state.store.kill(target, now, &[event]).await?;
+    for _ in 0..report.requests_cancelled {
+        state.metrics.inc(
+            "countersign_decisions_total",
+            crate::metrics::label("state", "cancelled"),
+        );
+    }
+    for _ in 0..report.tokens_revoked {
+        state.metrics.inc(
+            "countersign_revocations_total",
+            crate::metrics::label("source", "kill_switch"),
+        );
+    }
     // Wake every waiter: those whose requests were cancelled answer at once.
     state.waiters.wake_all();
     state.announce(true);

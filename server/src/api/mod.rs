@@ -6,6 +6,7 @@ mod audit;
 mod auto;
 mod decide;
 mod devices;
+mod health;
 mod kill;
 pub mod openapi;
 mod pairings;
@@ -26,6 +27,9 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .route("/v1/service", get(service::info))
         .route("/v1/openapi.json", get(openapi::serve))
         .route("/v1/agents", post(agents::add).get(agents::list))

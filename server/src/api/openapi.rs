@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "Countersign", description = "Human-approved UCAN capabilities for AI agents."),
     paths(
-        super::service::info,
+        super::service::info, super::health::healthz, super::health::readyz, super::health::metrics,
         super::agents::add, super::agents::list, super::agents::remove, super::agents::resume,
         super::pairings::create, super::pairings::claim, super::pairings::get, super::pairings::confirm,
         super::devices::list, super::devices::me, super::devices::remove,

@@ -154,10 +154,7 @@ pub async fn create(
         device_id: None,
     };
     state.store.create_pairing(&pairing).await?;
-    let url = format!(
-        "{}/#/pair?code={code}",
-        state.config.public_url()
-    );
+    let url = format!("{}/#/pair?code={code}", state.config.public_url());
     Ok((
         StatusCode::CREATED,
         Json(PairingCreated {

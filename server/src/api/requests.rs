@@ -160,6 +160,10 @@ pub(super) async fn current(state: &AppState, id: &str) -> Result<Request, ApiEr
 pub async fn expire_due(state: &AppState) -> Result<(), ApiError> {
     let expired = state.store.expire_due(state.now()).await?;
     for id in &expired {
+        state.metrics.inc(
+            "countersign_decisions_total",
+            crate::metrics::label("state", "expired"),
+        );
         state.waiters.wake(id);
     }
     if !expired.is_empty() {

@@ -5,5 +5,6 @@ mod api;
 mod contract;
 mod controls;
 mod interop;
+mod operations;
 mod store;
 mod support;

@@ -33,6 +33,7 @@ pub fn key(n: u8) -> Keypair {
 
 pub struct TestApp {
     pub router: Router,
+    pub state: AppState,
     pub clock: Arc<ManualClock>,
     pub owner: Keypair,
     pub service: Did,
@@ -73,7 +74,8 @@ impl TestApp {
         tune(&mut config);
         let state = AppState::new(store, service.clone(), owner.did(), config, clock.clone());
         TestApp {
-            router: countersign_server::app(state),
+            router: countersign_server::app(state.clone()),
+            state,
             clock,
             owner,
             service: service.did(),

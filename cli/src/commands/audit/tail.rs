@@ -274,7 +274,7 @@ fn print_entry(client: &Client, entry: &Entry, output: Output) {
         short_did(&entry.actor)
     };
     let line = format!(
-        "{}  #{}  {:<18}  {}  {}  {}",
+        "{}  #{}  {}  {}  {}  {}",
         at(entry.at),
         entry.seq,
         entry.kind,

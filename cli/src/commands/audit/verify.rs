@@ -16,10 +16,6 @@ use crate::output::{Output, clean, print_json};
 pub struct VerifyArgs {
     /// The export (`countersign audit export`), or `-` for standard input.
     file: String,
-    /// The service whose key must have signed the checkpoints (its DID). Without it, the
-    /// service the export names is taken at its word.
-    #[arg(long, value_name = "DID")]
-    service: Option<Did>,
 }
 
 /// What the export says beyond the library's summary: who it names, and how far the
@@ -34,17 +30,29 @@ struct Reach {
 }
 
 impl VerifyArgs {
-    pub fn run(self, output: Output) -> anyhow::Result<ExitCode> {
+    /// `service` is the `--service` given on the command line, if it was: here, the DID
+    /// of the service whose key must have signed the checkpoints. Without it, the service
+    /// the export names is taken at its word.
+    pub fn run(self, output: Output, service: Option<&str>) -> anyhow::Result<ExitCode> {
+        let pinned: Option<Did> = service
+            .map(|text| {
+                text.parse().with_context(|| {
+                    format!(
+                        "--service {text:?}: verification is offline; give the DID of the \
+                         service that signed the export (did:key:…)"
+                    )
+                })
+            })
+            .transpose()?;
         let text = read(&self.file)?;
         let reach = reach(&text);
-        let verdict = verify_export(&text, self.service.as_ref())
-            .and_then(|summary| covered(summary, &reach));
-        let signer = self
-            .service
+        let verdict =
+            verify_export(&text, pinned.as_ref()).and_then(|summary| covered(summary, &reach));
+        let signer = pinned
             .map(|d| d.to_string())
             .or_else(|| reach.named.clone())
             .unwrap_or_default();
-        let from_file = self.service.is_none();
+        let from_file = pinned.is_none();
         match verdict {
             Ok(summary) => {
                 match output {
