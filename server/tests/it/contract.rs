@@ -145,6 +145,9 @@ fn every_body_has_a_schema() {
     let public = [
         "/v1/service",
         "/v1/openapi.json",
+        "/healthz",
+        "/readyz",
+        "/metrics",
         "/v1/revocations",
         "/v1/revocations/events",
         "/v1/receipts",
