@@ -105,11 +105,7 @@ pub async fn create(
     _owner: Owner,
     JsonBody(input): JsonBody<NewPairing>,
 ) -> Result<(StatusCode, Json<PairingCreated>), ApiError> {
-    let name = input
-        .name
-        .as_deref()
-        .map(super::agents::valid_name)
-        .transpose()?;
+    let name = input.name.as_deref().map(device_name).transpose()?;
     let allow = if input.allow.is_empty() {
         vec![Command::top()]
     } else {

@@ -724,3 +724,52 @@ async fn the_event_stream_reports_pending_then_the_decision_and_ends() {
     assert_eq!(states, ["pending", "approved"], "{text}");
     assert!(events[1]["container"].is_string());
 }
+
+#[tokio::test]
+async fn a_pairing_lapses_unless_confirmed_in_time() {
+    let app = TestApp::new().await;
+    let body = json!({"name": "Ana's phone"});
+    let (s, created) = app
+        .call(Method::POST, "/v1/pairings", Some(&app.owner), Some(body))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "a device name is free text: {created}"
+    );
+    let id = created["id"].as_str().unwrap().to_owned();
+    let claim = json!({"code": created["code"], "name": "phone"});
+    let (s, claimed) = app
+        .call(
+            Method::POST,
+            "/v1/pairings/claim",
+            Some(&key(2)),
+            Some(claim),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let confirm_by = claimed["confirm_by"].as_i64().unwrap();
+    app.clock.advance(confirm_by - app.clock_now());
+    let (_, view) = app
+        .call(
+            Method::GET,
+            &format!("/v1/pairings/{id}"),
+            Some(&app.owner),
+            None,
+        )
+        .await;
+    assert_eq!(view["state"], "expired");
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/v1/pairings/{id}/confirm"),
+            Some(&app.owner),
+            Some(json!({"delegations": ["x"]})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("pairing_unavailable")),
+        "{v}"
+    );
+}
