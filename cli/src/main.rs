@@ -59,7 +59,7 @@ enum Command {
     /// The service's configuration.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
-    /// Register, list and remove agents (owner).
+    /// Register, list, remove and resume agents (owner).
     Agent(commands::agent::AgentArgs),
     /// Pair, list and remove approver devices.
     #[command(subcommand)]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::duration::Secs;
+pub use crate::notify::config::{NotifyConfig, NtfyConfig, PushConfig, WebhookConfig};
 
 /// The service's configuration.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -28,6 +29,10 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub audit: AuditConfig,
+    pub push: PushConfig,
+    pub ntfy: NtfyConfig,
+    pub webhook: WebhookConfig,
+    pub notify: NotifyConfig,
     /// DIDs of the gateways whose receipts are accepted into the audit log.
     pub gateways: Vec<String>,
 }
@@ -111,6 +116,10 @@ impl Default for Config {
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             audit: AuditConfig::default(),
+            push: PushConfig::default(),
+            ntfy: NtfyConfig::default(),
+            webhook: WebhookConfig::default(),
+            notify: NotifyConfig::default(),
             gateways: Vec::new(),
         }
     }
@@ -169,7 +178,16 @@ fn default_data_dir() -> PathBuf {
 }
 
 /// `COUNTERSIGN_…` variables that are not configuration keys.
-const NOT_CONFIG: &[&str] = &["CONFIG", "CONFIG_DIR", "SERVICE", "KEY", "BIN", "LOG"];
+const NOT_CONFIG: &[&str] = &[
+    "CONFIG",
+    "CONFIG_DIR",
+    "SERVICE",
+    "KEY",
+    "BIN",
+    "LOG",
+    "NTFY_TOKEN",
+    "WEBHOOK_SECRET",
+];
 const NOT_CONFIG_PREFIXES: &[&str] = &["TEST_", "REQUIRE_"];
 const ENV_PREFIX: &str = "COUNTERSIGN_";
 

@@ -13,11 +13,13 @@ pub mod error;
 pub mod ids;
 mod input;
 pub mod metrics;
+pub mod notify;
 pub mod pairing;
 pub mod setup;
 pub mod state;
 pub mod store;
 mod waiters;
+mod web;
 
 use std::future::Future;
 use std::time::Duration;
@@ -42,6 +44,7 @@ pub fn app(state: AppState) -> Router {
             .max(state.config.requests.max_wait.0 + 10),
     );
     api::routes()
+        .merge(web::routes())
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
@@ -67,6 +70,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let notifications = tokio::spawn(notify::run(state.clone()));
     let stopping = state.clone();
     let shutdown = async move {
         shutdown.await;
@@ -77,6 +81,7 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     housekeeping.abort();
+    notifications.abort();
     result
 }
 

@@ -1,6 +1,6 @@
 //! What every handler shares: storage, keys, configuration, the clock and the waiters.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use countersign_core::{Did, Keypair};
 use tokio::sync::watch;
@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::notify::VapidKey;
 use crate::store::Store;
 use crate::waiters::Waiters;
 
@@ -32,6 +33,8 @@ pub struct Inner {
     /// Set when the service begins to shut down: long-polls answer and streams end.
     pub stopping: watch::Sender<bool>,
     pub metrics: Metrics,
+    /// The VAPID key Web Push messages are signed with, once `serve` has loaded it.
+    vapid: OnceLock<VapidKey>,
 }
 
 impl AppState {
@@ -53,7 +56,19 @@ impl AppState {
             audit_feed: watch::channel(0).0,
             stopping: watch::channel(false).0,
             metrics: Metrics::default(),
+            vapid: OnceLock::new(),
         }))
+    }
+
+    /// Sets the VAPID key (once; a second key is ignored), enabling Web Push if `[push]`
+    /// is configured.
+    pub fn with_vapid_key(self, key: VapidKey) -> Self {
+        let _ = self.0.vapid.set(key);
+        self
+    }
+
+    pub fn vapid_key(&self) -> Option<&VapidKey> {
+        self.0.vapid.get()
     }
 
     pub fn now(&self) -> i64 {

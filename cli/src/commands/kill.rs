@@ -8,6 +8,7 @@ use clap::{ArgGroup, Args};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::show::count;
 use crate::client::{self, Client, typed};
 use crate::keyfile;
 use crate::output::{Output, clean, print_json};
@@ -36,6 +37,12 @@ struct Report {
     requests_cancelled: u64,
 }
 
+#[derive(Debug, Deserialize)]
+struct Lifted {
+    lifted: bool,
+    still_blocked: bool,
+}
+
 impl KillArgs {
     pub fn run(self, output: Output, service: &str) -> anyhow::Result<ExitCode> {
         let key = keyfile::owner(self.key.as_deref())?;
@@ -43,19 +50,26 @@ impl KillArgs {
             Some(name) => (json!({ "agent": name }), format!("agent {}", clean(name))),
             None => (json!({ "all": true }), "all agents".to_owned()),
         };
-        let path = if self.lift { "/v1/kill/lift" } else { "/v1/kill" };
-        let answer = client::runtime()?.block_on(async {
-            Client::connect(service, key)
-                .await?
-                .post(path, &body)
-                .await
-        })?;
+        let path = if self.lift {
+            "/v1/kill/lift"
+        } else {
+            "/v1/kill"
+        };
+        let answer = client::runtime()?
+            .block_on(async { Client::connect(service, key).await?.post(path, &body).await })?;
         if self.lift {
+            let lifted: Lifted = typed(answer.clone())?;
             match output {
-                Output::Json => print_json(&json!({ "lifted": true, "target": body })),
-                Output::Text => println!(
-                    "kill switch lifted for {target}: it may ask again; what was revoked stays revoked"
+                Output::Json => print_json(&answer),
+                Output::Text if lifted.still_blocked => println!(
+                    "{target} stays blocked: the kill switch on all agents is on until `countersign kill --lift --all`"
                 ),
+                Output::Text if lifted.lifted => {
+                    println!("kill switch lifted for {target}; what was revoked stays revoked")
+                }
+                Output::Text => {
+                    println!("the kill switch was not on for {target}; nothing changed")
+                }
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -64,8 +78,12 @@ impl KillArgs {
             Output::Json => print_json(&answer),
             Output::Text => println!(
                 "kill switch on for {target}: {} revoked, {} cancelled; lift it with `countersign kill --lift {}`",
-                plural(report.tokens_revoked, "capability", "capabilities"),
-                plural(report.requests_cancelled, "pending request", "pending requests"),
+                count(report.tokens_revoked, "capability", "capabilities"),
+                count(
+                    report.requests_cancelled,
+                    "pending request",
+                    "pending requests"
+                ),
                 match &self.agent {
                     Some(name) => format!("--agent {}", clean(name)),
                     None => "--all".to_owned(),
@@ -74,8 +92,4 @@ impl KillArgs {
         }
         Ok(ExitCode::SUCCESS)
     }
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }

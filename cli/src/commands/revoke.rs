@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use countersign_core::Cid;
 use countersign_core::envelope::{Envelope, TokenKind};
@@ -65,7 +65,7 @@ impl RevokeArgs {
         };
         let key = match &self.key {
             Some(path) => keyfile::read(path)?,
-            None => keyfile::owner(None::<&Path>)?,
+            None => keyfile::owner(None)?,
         };
         let record = Revocation::sign(&key, cid.clone()).to_json();
         let body = json!({ "record": record, "reason": self.reason.trim() });
@@ -84,7 +84,9 @@ impl RevokeArgs {
                 "already_revoked": accepted.cursor.is_none(),
             })),
             Output::Text => match accepted.cursor {
-                Some(cursor) => println!("revoked {} (revocation feed cursor {cursor})", accepted.cid),
+                Some(cursor) => {
+                    println!("revoked {} (revocation feed cursor {cursor})", accepted.cid)
+                }
                 None => println!("{} was already revoked", accepted.cid),
             },
         }
@@ -102,11 +104,14 @@ enum Target {
 fn target(arg: &str) -> anyhow::Result<Target> {
     let text = arg.trim();
     let is_file = arg != "-" && Path::new(arg).is_file();
-    if !is_file && (text.starts_with("bafy") || text.starts_with('z')) {
-        let cid: Cid = text
-            .parse()
-            .with_context(|| format!("{text:?} is not a valid CID"))?;
-        return Ok(Target::Cid(cid));
+    if !is_file {
+        if let Ok(cid) = text.parse::<Cid>() {
+            return Ok(Target::Cid(cid));
+        }
+        let cid_like = text.starts_with("bafy") || text.starts_with('z');
+        if cid_like && text.len() <= 120 && !text.contains(char::is_whitespace) {
+            bail!("{text:?} is not a valid CID");
+        }
     }
     let mut tokens = input::tokens(arg)?;
     match tokens.len() {
@@ -162,4 +167,3 @@ fn token_line(token: &Json) -> String {
         short_did(&text("aud")),
     )
 }
-

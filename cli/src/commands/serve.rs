@@ -11,7 +11,7 @@ use clap::Args;
 use countersign_server::clock::SystemClock;
 use countersign_server::config::Config;
 use countersign_server::state::AppState;
-use countersign_server::{setup, store};
+use countersign_server::{notify, setup, store};
 use tracing_subscriber::EnvFilter;
 
 use crate::output::{Output, print_json};
@@ -44,6 +44,11 @@ impl ServeArgs {
         if created_key {
             eprintln!("created the service key {}", key_path.display());
         }
+        let vapid_path = config.data_dir.join(notify::VAPID_FILE);
+        let (vapid, created_vapid) = notify::VapidKey::load_or_create(&vapid_path)?;
+        if created_vapid {
+            eprintln!("created the Web Push (VAPID) key {}", vapid_path.display());
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -74,7 +79,8 @@ impl ServeArgs {
                     "approver_url": approver_url,
                 })),
             }
-            let state = AppState::new(store, key, owner, config, Arc::new(SystemClock));
+            let state = AppState::new(store, key, owner, config, Arc::new(SystemClock))
+                .with_vapid_key(vapid);
             // Stopping waits for open calls, long-polls included; not for longer than this.
             let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
             let shutdown = async move {

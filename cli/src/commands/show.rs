@@ -19,6 +19,12 @@ pub fn short_did(did: &str) -> String {
     }
 }
 
+/// `n` things, in the singular or the plural.
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A Unix time from the service as an RFC 3339 date.
 pub fn at(unix: i64) -> String {
     u64::try_from(unix).map_or_else(|_| unix.to_string(), date)

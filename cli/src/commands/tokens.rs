@@ -61,9 +61,8 @@ impl TokensArgs {
         } else {
             format!("/v1/tokens?{}", query.join("&"))
         };
-        let answer = client::runtime()?.block_on(async {
-            Client::connect(service, key).await?.get(&path).await
-        })?;
+        let answer = client::runtime()?
+            .block_on(async { Client::connect(service, key).await?.get(&path).await })?;
         match output {
             Output::Json => print_json(&answer),
             Output::Text => {

@@ -63,7 +63,10 @@ fn a_capability_revoked_by_cid_is_no_longer_live() {
     assert!(rows.next().unwrap().starts_with("CID "), "{table}");
     let row = rows.next().unwrap();
     assert!(row.starts_with(&cid), "{table}");
-    assert!(row.contains("helper") && row.contains("/email/send"), "{table}");
+    assert!(
+        row.contains("helper") && row.contains("/email/send"),
+        "{table}"
+    );
     assert!(row.ends_with("live"), "{table}");
 
     // A container holds three tokens: which one is meant must be said.
@@ -85,8 +88,11 @@ fn a_capability_revoked_by_cid_is_no_longer_live() {
         revoked.starts_with(&format!("revoked {cid} (revocation feed cursor ")),
         "{revoked}"
     );
-    let again: Json = json(&scene.ok_owner(&["revoke", &cid, "--output", "json"]));
+    // The same CID in base58btc.
+    let z = cid.parse::<countersign_core::Cid>().unwrap().to_base58();
+    let again: Json = json(&scene.ok_owner(&["revoke", &z, "--output", "json"]));
     assert_eq!(again["already_revoked"], true, "{again}");
+    assert_eq!(again["cid"], cid.as_str(), "{again}");
 
     assert!(tokens(&scene, &["--live"]).is_empty());
     let none = scene.ok_owner(&["tokens", "list", "--live"]);
@@ -207,11 +213,11 @@ fn an_audit_export_verifies_and_any_edit_is_named() {
     assert_eq!(header["format"], "countersign-audit-v1");
     let service = header["service"].as_str().unwrap().to_owned();
     let last = json(lines.last().unwrap());
-    assert_eq!(last["type"], "checkpoint", "the export ends with a checkpoint");
-    let entries = lines
-        .iter()
-        .filter(|l| json(l)["type"] == "entry")
-        .count();
+    assert_eq!(
+        last["type"], "checkpoint",
+        "the export ends with a checkpoint"
+    );
+    let entries = lines.iter().filter(|l| json(l)["type"] == "entry").count();
     assert!(entries >= 5, "{text}");
     assert_eq!(last["count"], entries);
 
@@ -223,9 +229,12 @@ fn an_audit_export_verifies_and_any_edit_is_named() {
             .starts_with(&format!("valid: {entries} entries (1 to {entries}), ")),
         "{valid:?}"
     );
-    assert_eq!(line_after(&valid.stdout, "signed by: "), format!(
-        "{service} (the service the file names; pass --service with the DID you trust to pin it)"
-    ));
+    assert_eq!(
+        line_after(&valid.stdout, "signed by: "),
+        format!(
+            "{service} (the service the file names; pass --service with the DID you trust to pin it)"
+        )
+    );
     let pinned = verify(&scene, "audit.jsonl", &["--service", &service]);
     assert_eq!(pinned.code, 0, "{pinned:?}");
     assert!(
@@ -296,12 +305,18 @@ fn an_audit_export_verifies_and_any_edit_is_named() {
         run.stdout.starts_with("invalid: line 2: entries 1 to "),
         "{run:?}"
     );
-    assert!(run.stdout.contains("not covered by a checkpoint"), "{run:?}");
+    assert!(
+        run.stdout.contains("not covered by a checkpoint"),
+        "{run:?}"
+    );
 
     // A partial export to standard output, from entry 3 on.
     let since = scene.owner(&["audit", "export", "--since", "3"]);
     assert_eq!(since.code, 0, "{since:?}");
-    assert!(since.stderr.starts_with("exported entries 4 to "), "{since:?}");
+    assert!(
+        since.stderr.starts_with("exported entries 4 to "),
+        "{since:?}"
+    );
     let first = json(since.stdout.lines().nth(1).unwrap());
     assert_eq!(first["seq"], 4, "{}", since.stdout);
     std::fs::write(scene.dir.join("since.jsonl"), &since.stdout).unwrap();
@@ -328,7 +343,9 @@ fn auto_approval_issues_at_once_what_its_policy_covers() {
         "1h",
     ]);
     assert!(
-        added.starts_with(r#"auto-approving /email/send where [["like",".to","*@example.com"]] until "#),
+        added.starts_with(
+            r#"auto-approving /email/send where [["like",".to","*@example.com"]] until "#
+        ),
         "{added}"
     );
     let cid = line_after(&added, "cid: ");
@@ -444,7 +461,10 @@ fn a_quorum_rule_needs_two_devices() {
         "{conditional}"
     );
     let listed = scene.ok_owner(&["quorum", "list"]);
-    assert!(listed.contains(&rule) && listed.contains("always"), "{listed}");
+    assert!(
+        listed.contains(&rule) && listed.contains("always"),
+        "{listed}"
+    );
     let rules = json(&scene.ok_owner(&["quorum", "list", "--output", "json"]));
     assert_eq!(rules.as_array().unwrap().len(), 2, "{rules}");
 
@@ -498,7 +518,10 @@ fn audit_tail_prints_entries_as_they_are_written() {
         .out
         .wait_until("a request.created line", |l| l.contains("request.created"));
     let fields: Vec<&str> = line.split("  ").collect();
-    assert!(fields[0].starts_with("20") && fields[0].ends_with('Z'), "{line}");
+    assert!(
+        fields[0].starts_with("20") && fields[0].ends_with('Z'),
+        "{line}"
+    );
     assert!(fields[1].starts_with('#'), "{line}");
     assert_eq!(fields[2].trim(), "request.created", "{line}");
     assert!(fields[3].starts_with("did:key:…"), "{line}");
@@ -506,7 +529,10 @@ fn audit_tail_prints_entries_as_they_are_written() {
     assert!(fields[5].contains("agent=helper"), "{line}");
     assert!(fields[5].contains("cmd=/email/send"), "{line}");
     let run = tail.stop();
-    assert!(!run.stdout.contains("agent.added"), "only new entries: {run:?}");
+    assert!(
+        !run.stdout.contains("agent.added"),
+        "only new entries: {run:?}"
+    );
 
     // From the start, one JSON entry per line.
     let mut tail = scene.spawn(

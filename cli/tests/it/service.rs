@@ -72,7 +72,6 @@ impl Drop for Served {
     }
 }
 
-
 #[test]
 fn an_agent_gets_a_capability_a_paired_terminal_approved() {
     let scene = Scene::new("story");

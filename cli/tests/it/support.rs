@@ -132,7 +132,12 @@ impl Spawned {
             stdout: self.out.all(),
             stderr: self.err.all(),
         };
-        assert!(!run.stderr.contains("panicked"), "{}: {}", self.what, run.stderr);
+        assert!(
+            !run.stderr.contains("panicked"),
+            "{}: {}",
+            self.what,
+            run.stderr
+        );
         run
     }
 }
@@ -452,4 +457,3 @@ pub fn assert_one_line_error(run: &Run, needle: &str) {
     assert!(run.stderr.starts_with("error: "), "{run:?}");
     assert!(run.stderr.contains(needle), "{needle:?} in {run:?}");
 }
-

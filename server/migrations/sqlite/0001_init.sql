@@ -157,3 +157,46 @@ CREATE TABLE partial_approvals (
     at         INTEGER NOT NULL,
     PRIMARY KEY (request_id, device_did)
 );
+
+-- Web Push subscriptions of paired devices; a device may have several.
+CREATE TABLE push_subscriptions (
+    endpoint   TEXT    PRIMARY KEY,        -- the push service's URL (a capability)
+    device_id  TEXT    NOT NULL REFERENCES devices (id),
+    p256dh     BLOB    NOT NULL,           -- the browser's P-256 key, uncompressed
+    auth       BLOB    NOT NULL,           -- its authentication secret
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX push_subscriptions_device ON push_subscriptions (device_id);
+
+-- The notification outbox: one message per request and kind, inserted in the transaction
+-- that creates the request (`pending`) or ends it (`closed`).
+CREATE TABLE notifications (
+    seq           INTEGER PRIMARY KEY,
+    request_id    TEXT    NOT NULL REFERENCES requests (id),
+    kind          TEXT    NOT NULL CHECK (kind IN ('pending', 'closed')),
+    created_at    INTEGER NOT NULL,
+    fanned_out_at INTEGER,                 -- set once its deliveries exist
+    UNIQUE (request_id, kind)
+);
+CREATE INDEX notifications_waiting ON notifications (seq) WHERE fanned_out_at IS NULL;
+
+-- One delivery per message and target: a push endpoint, or '' for ntfy and the webhook.
+-- `attempts` counts claims and fences them; `locked_until` is the claiming worker's lease.
+CREATE TABLE deliveries (
+    id           INTEGER PRIMARY KEY,
+    notification INTEGER NOT NULL REFERENCES notifications (seq),
+    request_id   TEXT    NOT NULL,
+    kind         TEXT    NOT NULL CHECK (kind IN ('pending', 'closed')),
+    channel      TEXT    NOT NULL CHECK (channel IN ('push', 'ntfy', 'webhook')),
+    target       TEXT    NOT NULL,
+    state        TEXT    NOT NULL CHECK (state IN ('queued', 'sent', 'failed', 'skipped')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_at      INTEGER NOT NULL,
+    locked_until INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
+    done_at      INTEGER,
+    UNIQUE (notification, channel, target)
+);
+CREATE INDEX deliveries_due ON deliveries (next_at, id) WHERE state = 'queued';
+CREATE INDEX deliveries_request ON deliveries (request_id, channel, target);

@@ -45,6 +45,10 @@ pub struct AuditPage {
     pub checkpoints: Vec<Checkpoint>,
     /// Pass as `after` to continue.
     pub next: i64,
+    /// Entries in the whole log, and the hex hash of the newest: where a reader that only
+    /// wants new entries starts.
+    pub count: i64,
+    pub head: String,
 }
 
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery), security(("owner" = [])),
@@ -68,7 +72,10 @@ pub async fn page(
         .into_iter()
         .filter(|c| last_page || c.count <= next)
         .collect();
+    let (count, head) = state.store.audit_head().await?;
     Ok(Json(AuditPage {
+        count,
+        head,
         service: state.service_did().to_string(),
         entries,
         checkpoints,

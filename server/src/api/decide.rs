@@ -58,10 +58,15 @@ pub async fn approve(
                 StatusCode::OK,
                 Json(RequestView::of(&decided, Audience::Approver, config)),
             ),
-            Outcome::Counted { request, .. } => (
-                StatusCode::ACCEPTED,
-                Json(RequestView::of(&request, Audience::Approver, config)),
-            ),
+            Outcome::Counted {
+                request,
+                have,
+                need,
+            } => {
+                let mut view = RequestView::of(&request, Audience::Approver, config);
+                view.approvals = Some(super::views::Quorum { have, need });
+                (StatusCode::ACCEPTED, Json(view))
+            }
         },
     )
 }

@@ -79,16 +79,40 @@ pub async fn kill(
     }))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiftResult {
+    /// Whether a kill switch on this target was on and is now off.
+    pub lifted: bool,
+    /// Whether the target's new requests are still refused (a kill on all agents stays on
+    /// until it is lifted itself).
+    pub still_blocked: bool,
+}
+
 #[utoipa::path(post, path = "/v1/kill/lift", tag = "kill switch", request_body = KillBody, security(("owner" = [])),
-    responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = LiftResult), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn lift(
     State(state): State<AppState>,
     Owner(owner): Owner,
     JsonBody(body): JsonBody<KillBody>,
-) -> Result<axum::http::StatusCode, ApiError> {
+) -> Result<Json<LiftResult>, ApiError> {
     let (target, label) = target(&state, &body).await?;
+    // A DID that is no agent is blocked exactly when everyone is.
+    let probe = match target {
+        KillTarget::Agent(did) => did,
+        KillTarget::All => state.service_did(),
+    };
+    let was_on = state.store.is_killed(&probe).await?;
     let event = AuditEvent::new(state.now(), kind::KILL_LIFTED, owner, &label, json!({}));
-    state.store.lift_kill(target, &[event]).await?;
+    let events: &[AuditEvent] = if was_on {
+        std::slice::from_ref(&event)
+    } else {
+        &[]
+    };
+    state.store.lift_kill(target, events).await?;
+    let still_blocked = state.store.is_killed(&probe).await?;
     state.announce(false);
-    Ok(axum::http::StatusCode::NO_CONTENT)
+    Ok(Json(LiftResult {
+        lifted: was_on && !still_blocked,
+        still_blocked,
+    }))
 }

@@ -10,6 +10,7 @@ mod health;
 mod kill;
 pub mod openapi;
 mod pairings;
+mod push;
 mod quorum;
 pub mod requests;
 mod revocations;
@@ -42,6 +43,11 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/devices", get(devices::list))
         .route("/v1/devices/me", get(devices::me))
         .route("/v1/devices/{id}", axum::routing::delete(devices::remove))
+        .route("/v1/push/vapid", get(push::vapid))
+        .route(
+            "/v1/push/subscriptions",
+            post(push::subscribe).delete(push::unsubscribe),
+        )
         .route("/v1/requests", post(requests::create).get(requests::list))
         .route("/v1/requests/{id}", get(requests::get))
         .route("/v1/requests/{id}/wait", get(wait::wait))

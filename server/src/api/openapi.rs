@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
         super::agents::add, super::agents::list, super::agents::remove, super::agents::resume,
         super::pairings::create, super::pairings::claim, super::pairings::get, super::pairings::confirm,
         super::devices::list, super::devices::me, super::devices::remove,
+        super::push::vapid, super::push::subscribe, super::push::unsubscribe,
         super::requests::create, super::requests::list, super::requests::get,
         super::wait::wait, super::wait::events,
         super::decide::approve, super::decide::deny, super::decide::withdraw,

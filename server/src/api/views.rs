@@ -27,7 +27,7 @@ pub struct RequestView {
     pub diff: Option<Json>,
     /// Requested capability lifetime, in seconds.
     pub lifetime: u64,
-    /// `pending`, `approved`, `denied`, `expired` or `withdrawn`.
+    /// `pending`, `approved`, `denied`, `expired`, `withdrawn` or `cancelled` (kill switch).
     pub state: String,
     pub created_at: i64,
     pub expires_at: i64,
@@ -48,6 +48,15 @@ pub struct RequestView {
     /// and sign it into the approval's `meta` as `countersign/match`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub match_choices: Option<Vec<String>>,
+    /// While a quorum is being gathered: distinct approvals so far, and how many are needed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<Quorum>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Quorum {
+    pub have: usize,
+    pub need: u32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -93,6 +102,7 @@ impl RequestView {
             code: requester.then(|| r.code.clone()),
             container: (requester && !r.chain.is_empty()).then(|| chain_container(&r.chain)),
             match_choices: matching.then(|| matching::choices(r)),
+            approvals: None,
         }
     }
 }

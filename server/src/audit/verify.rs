@@ -36,6 +36,11 @@ pub struct Summary {
     pub first_seq: Option<i64>,
     pub last_seq: Option<i64>,
     pub head: String,
+    /// The highest entry a verified checkpoint covers, and that checkpoint's time.
+    pub signed_through: i64,
+    pub signed_at: Option<i64>,
+    /// The service whose key signed the checkpoints.
+    pub service: Did,
 }
 
 /// The first thing found wrong, with the line it is on (1-based).
@@ -125,7 +130,8 @@ pub fn verify_export(text: &str, service: Option<&Did>) -> Result<Summary, Probl
 
     let mut expected_seq = header.since + 1;
     let mut prev: Option<[u8; 32]> = (header.since == 0).then_some(GENESIS);
-    let mut hashes: Vec<(i64, String)> = Vec::new();
+    // (seq, hash, line) of each entry.
+    let mut hashes: Vec<(i64, String, usize)> = Vec::new();
     let mut checkpoints: Vec<(usize, Checkpoint)> = Vec::new();
     let mut summary = Summary {
         entries: 0,
@@ -133,6 +139,9 @@ pub fn verify_export(text: &str, service: Option<&Did>) -> Result<Summary, Probl
         first_seq: None,
         last_seq: None,
         head: hex(&GENESIS),
+        signed_through: header.since,
+        signed_at: None,
+        service: signer,
     };
     for (i, line) in lines {
         let n = i + 1;
@@ -184,7 +193,7 @@ pub fn verify_export(text: &str, service: Option<&Did>) -> Result<Summary, Probl
                 summary.last_seq = Some(e.seq);
                 summary.head = e.hash.clone();
                 summary.entries += 1;
-                hashes.push((e.seq, e.hash));
+                hashes.push((e.seq, e.hash, n));
                 expected_seq += 1;
             }
             Ok(ExportLine::Checkpoint(c)) => checkpoints.push((n, c)),
@@ -212,8 +221,8 @@ pub fn verify_export(text: &str, service: Option<&Did>) -> Result<Summary, Probl
         if c.count < header.since + 1 {
             continue;
         }
-        match hashes.iter().find(|(seq, _)| *seq == c.count) {
-            Some((_, h)) if *h == c.head => {}
+        match hashes.iter().find(|(seq, _, _)| *seq == c.count) {
+            Some((_, h, _)) if *h == c.head => {}
             Some(_) => {
                 return problem(
                     n,
@@ -235,6 +244,36 @@ pub fn verify_export(text: &str, service: Option<&Did>) -> Result<Summary, Probl
             }
         }
         summary.checkpoints += 1;
+        if c.count > summary.signed_through {
+            summary.signed_through = c.count;
+            summary.signed_at = Some(c.at);
+        }
+    }
+    // Entries no checkpoint covers could have been appended by anyone (and the log cut
+    // short together with its last checkpoint): only the service's signature tells.
+    if let Some(last) = summary.last_seq {
+        if summary.signed_through < last {
+            let first = summary
+                .first_seq
+                .unwrap_or(1)
+                .max(summary.signed_through + 1);
+            let line = hashes
+                .iter()
+                .find(|(seq, _, _)| *seq == first)
+                .map_or(1, |(_, _, l)| *l);
+            let what = if first == last {
+                format!("entry {first} is")
+            } else {
+                format!("entries {first} to {last} are")
+            };
+            return problem(
+                line,
+                format!(
+                    "{what} not covered by a checkpoint the service signed (they may have been \
+                     added, or later entries removed)"
+                ),
+            );
+        }
     }
     Ok(summary)
 }

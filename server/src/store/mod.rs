@@ -4,6 +4,7 @@
 //! method that changes state has committed durably when it returns `Ok`.
 
 mod model;
+pub mod outbox;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -14,6 +15,10 @@ use async_trait::async_trait;
 use countersign_core::Did;
 
 pub use model::*;
+pub use outbox::{
+    Channel, ClaimSpec, Delivery, DeliveryEnd, DeliveryState, MessageKind, PushSubscription,
+    endpoint_origin,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -93,8 +98,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn remove_device(&self, id: &str, now: Timestamp, audit: &[AuditEvent])
     -> Result<Device>;
 
-    // Requests.
-    /// Creates a request unless the agent is over its limits (checked atomically).
+    // Requests. Every change below that creates a pending request or ends one also
+    // records its notification message (`pending`, or `closed` when approved, denied,
+    // withdrawn, cancelled or expired) in the same transaction: see `outbox`.
+    /// Creates a request unless the agent is over its limits (checked atomically), and
+    /// records its `pending` notification message in the same transaction.
     async fn create_request(
         &self,
         request: &Request,
@@ -103,7 +111,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     async fn request(&self, id: &str) -> Result<Option<Request>>;
     async fn list_requests(&self, filter: &RequestFilter) -> Result<Vec<Request>>;
-    /// Pending → approved, only if still pending and not expired at `approval.at`.
+    /// Pending → approved, only if still pending and not expired at `approval.at`; records
+    /// the `closed` notification message with it (as do `deny`, `withdraw`, `expire_due`,
+    /// `kill`, and a decision that finds the request expired).
     /// Exactly one of several racing decisions succeeds; the others get `NotPending`.
     async fn approve(&self, id: &str, approval: &Approval, audit: &[AuditEvent])
     -> Result<Request>;
@@ -120,6 +130,39 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Marks every pending request whose time is up as expired, appending one
     /// `request.expired` audit entry (actor `service`) for each; returns their ids.
     async fn expire_due(&self, now: Timestamp) -> Result<Vec<String>>;
+
+    // Notifications (see `outbox`).
+    /// Registers a push subscription, or refreshes the keys (and owner) of its endpoint.
+    async fn put_push_subscription(&self, subscription: &PushSubscription) -> Result<()>;
+    /// Removes a device's subscription; `false` if the device had none with that endpoint.
+    async fn remove_push_subscription(&self, device_id: &str, endpoint: &str) -> Result<bool>;
+    async fn push_subscriptions(&self, device_id: &str) -> Result<Vec<PushSubscription>>;
+    /// Fans waiting messages out into deliveries (at most `spec.limit`), then claims due
+    /// deliveries (at most `spec.limit`) for `spec.lease` seconds, counting an attempt for
+    /// each. Concurrent callers (on one database) never claim the same delivery while its
+    /// lease runs, and a delivery is not claimed while an earlier one of the same request
+    /// to the same target is still queued.
+    async fn claim_deliveries(&self, spec: &ClaimSpec) -> Result<Vec<Delivery>>;
+    /// Queues a claimed delivery again for `next_at`; `false` if the claim was lost (the
+    /// lease ran out and another worker claimed it, or it already ended).
+    async fn retry_delivery(
+        &self,
+        delivery: &Delivery,
+        next_at: Timestamp,
+        error: &str,
+    ) -> Result<bool>;
+    /// Ends a claimed delivery and appends its audit events in one transaction (for
+    /// `Gone`, also removing the subscription). `false`, with nothing changed or
+    /// appended, if the claim was lost: an acknowledged delivery is never sent again.
+    async fn finish_delivery(
+        &self,
+        delivery: &Delivery,
+        end: &DeliveryEnd,
+        now: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<bool>;
+    /// Every delivery of a request, oldest first.
+    async fn deliveries(&self, request_id: &str) -> Result<Vec<Delivery>>;
 
     // Revocation and replay.
     async fn is_revoked(&self, cid: &str) -> Result<bool>;

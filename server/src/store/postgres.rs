@@ -5,6 +5,7 @@ mod agents;
 mod audit;
 mod controls;
 mod devices;
+mod notify;
 mod requests;
 mod revocations;
 
@@ -18,9 +19,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
 use super::rows::{self, Columns};
 use super::{
-    Agent, Approval, AuditEvent, AutoApproval, CreateLimits, Denial, Device, KillReport,
-    KillTarget, Pairing, PartialApproval, QuorumRule, Request, RequestFilter, Result, RevokedEntry,
-    Store, Timestamp, TokenRecord,
+    Agent, Approval, AuditEvent, AutoApproval, ClaimSpec, CreateLimits, Delivery, DeliveryEnd,
+    Denial, Device, KillReport, KillTarget, Pairing, PartialApproval, PushSubscription, QuorumRule,
+    Request, RequestFilter, Result, RevokedEntry, Store, Timestamp, TokenRecord,
 };
 use crate::audit::{Checkpoint, Entry};
 
@@ -177,6 +178,45 @@ impl Store for PostgresStore {
 
     async fn expire_due(&self, now: Timestamp) -> Result<Vec<String>> {
         requests::expire_due(&self.pool, now).await
+    }
+
+    async fn put_push_subscription(&self, subscription: &PushSubscription) -> Result<()> {
+        notify::put_subscription(&self.pool, subscription).await
+    }
+
+    async fn remove_push_subscription(&self, device_id: &str, endpoint: &str) -> Result<bool> {
+        notify::remove_subscription(&self.pool, device_id, endpoint).await
+    }
+
+    async fn push_subscriptions(&self, device_id: &str) -> Result<Vec<PushSubscription>> {
+        notify::subscriptions(&self.pool, device_id).await
+    }
+
+    async fn claim_deliveries(&self, spec: &ClaimSpec) -> Result<Vec<Delivery>> {
+        notify::claim(&self.pool, spec).await
+    }
+
+    async fn retry_delivery(
+        &self,
+        delivery: &Delivery,
+        next_at: Timestamp,
+        error: &str,
+    ) -> Result<bool> {
+        notify::retry(&self.pool, delivery, next_at, error).await
+    }
+
+    async fn finish_delivery(
+        &self,
+        delivery: &Delivery,
+        end: &DeliveryEnd,
+        now: Timestamp,
+        audit: &[AuditEvent],
+    ) -> Result<bool> {
+        notify::finish(&self.pool, delivery, end, now, audit).await
+    }
+
+    async fn deliveries(&self, request_id: &str) -> Result<Vec<Delivery>> {
+        notify::deliveries(&self.pool, request_id).await
     }
 
     async fn is_revoked(&self, cid: &str) -> Result<bool> {

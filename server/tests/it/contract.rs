@@ -140,8 +140,8 @@ fn every_body_has_a_schema() {
         assert!(names.contains(&needed), "no schema for {needed}: {names:?}");
     }
     // Every operation states who may call it, except the public ones: the service
-    // description, the revocation feed, and the two whose bodies carry their own signature
-    // (revocation records and gateway receipts).
+    // description, the revocation feed, the Web Push (VAPID) public key, and the two whose
+    // bodies carry their own signature (revocation records and gateway receipts).
     let public = [
         "/v1/service",
         "/v1/openapi.json",
@@ -151,6 +151,7 @@ fn every_body_has_a_schema() {
         "/v1/revocations",
         "/v1/revocations/events",
         "/v1/receipts",
+        "/v1/push/vapid",
     ];
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {

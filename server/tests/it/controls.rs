@@ -211,10 +211,23 @@ async fn the_kill_switch_stops_one_agent_and_spares_the_others() {
         .call(Method::POST, "/v1/kill", Some(&device), Some(kill.clone()))
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = app
+    let (s, lifted) = app
+        .call(
+            Method::POST,
+            "/v1/kill/lift",
+            Some(&app.owner),
+            Some(kill.clone()),
+        )
+        .await;
+    assert_eq!(
+        (s, lifted["lifted"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{lifted}"
+    );
+    let (_, again) = app
         .call(Method::POST, "/v1/kill/lift", Some(&app.owner), Some(kill))
         .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(again["lifted"], false, "nothing to lift the second time");
     assert_eq!(app.request(&agent, refund(2)).await.0, StatusCode::CREATED);
 }
 

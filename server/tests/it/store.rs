@@ -8,6 +8,7 @@ mod controls;
 mod devices;
 mod fixtures;
 mod kill;
+mod outbox;
 mod requests;
 mod revocations;
 
@@ -79,4 +80,10 @@ suite!(
     controls::quorum_rules_crud,
     controls::partial_approvals_one_per_device,
     controls::racing_partial_approvals_one_per_device,
+    outbox::outbox_is_written_with_request_changes,
+    outbox::outbox_fans_out_to_active_subscriptions,
+    outbox::claims_are_exclusive_under_concurrency,
+    outbox::leases_expire_and_lost_claims_change_nothing,
+    outbox::retries_wait_and_closed_never_overtakes_pending,
+    outbox::gone_subscriptions_are_removed_with_the_audit_entry,
 );

@@ -96,6 +96,13 @@ impl TestApp {
         Self::open(dir, clock).await
     }
 
+    /// The same data directory and clock under another configuration, as after a restart.
+    pub async fn restart_with(self, tune: impl FnOnce(&mut Config)) -> TestApp {
+        let (dir, clock) = (self.dir.clone(), self.clock.clone());
+        std::mem::forget(self);
+        Self::open_with(dir, clock, tune).await
+    }
+
     pub fn jwt(&self, key: &Keypair) -> String {
         jwt::issue(
             key,

@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::client::{self, Client, typed};
-use crate::output::{Output, print_json};
+use crate::commands::show::count;
+use crate::output::{Output, clean, print_json};
 use crate::{keyfile, system};
 
 #[derive(Debug, Args)]
@@ -79,11 +80,7 @@ impl ExportArgs {
         let range = if exported.entries == 0 {
             "no new entries".to_owned()
         } else {
-            format!(
-                "entries {} to {}",
-                since + 1,
-                exported.last
-            )
+            format!("entries {} to {}", since + 1, exported.last)
         };
         match (&self.out, output) {
             (Some(path), Output::Json) => print_json(&json!({
@@ -97,16 +94,17 @@ impl ExportArgs {
             })),
             (Some(path), Output::Text) => {
                 println!(
-                    "exported {range} and {} checkpoints to {}",
-                    exported.checkpoints,
+                    "exported {range} and {} to {}",
+                    checkpoints(exported.checkpoints),
                     path.display()
                 );
-                println!("head: {}", exported.head);
+                println!("head: {}", clean(&exported.head));
                 println!("service: {}", exported.service);
             }
             (None, Output::Text) => eprintln!(
-                "exported {range} and {} checkpoints; head {}",
-                exported.checkpoints, exported.head
+                "exported {range} and {}; head {}",
+                checkpoints(exported.checkpoints),
+                clean(&exported.head)
             ),
             (None, Output::Json) => {}
         }
@@ -114,15 +112,20 @@ impl ExportArgs {
     }
 }
 
+fn checkpoints(n: usize) -> String {
+    count(
+        u64::try_from(n).unwrap_or(u64::MAX),
+        "checkpoint",
+        "checkpoints",
+    )
+}
+
 /// Asks for a fresh checkpoint, then reads every entry after `since` up to it.
 async fn export(client: &Client, since: i64) -> anyhow::Result<Exported> {
     let fresh: Checkpoint = typed(client.post("/v1/audit/checkpoint", &json!({})).await?)
         .context("the checkpoint the service signed")?;
     if since > fresh.count {
-        bail!(
-            "--since {since}: the log has only {} entries",
-            fresh.count
-        );
+        bail!("--since {since}: the log has only {} entries", fresh.count);
     }
     let mut entries: Vec<Entry> = Vec::new();
     let mut checkpoints: Vec<Checkpoint> = Vec::new();
@@ -173,7 +176,9 @@ async fn export(client: &Client, since: i64) -> anyhow::Result<Exported> {
         entries: entries.len(),
         checkpoints: checkpoints.len(),
         last: after,
-        head: entries.last().map_or_else(|| fresh.head.clone(), |e| e.hash.clone()),
+        head: entries
+            .last()
+            .map_or_else(|| fresh.head.clone(), |e| e.hash.clone()),
         text,
     })
 }

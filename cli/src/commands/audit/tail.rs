@@ -75,13 +75,14 @@ impl TailArgs {
                 if after > before {
                     failures = 0;
                 }
-                match ended {
+                let why = match ended {
+                    Ok(()) => "the event stream ended".to_owned(),
                     // A refusal other than a failure of the service will not change.
                     Err(e) if refusal(&e).is_some_and(|r| r.status < 500) => return Err(e),
-                    Err(e) if output == Output::Text => {
-                        eprintln!("{}; reconnecting after entry {after}", crate::one_line(&e));
-                    }
-                    _ => {}
+                    Err(e) => crate::one_line(&e),
+                };
+                if output == Output::Text {
+                    eprintln!("{why}; reconnecting after entry {after}");
                 }
                 let pause = BACKOFF[failures.min(BACKOFF.len() - 1)];
                 failures += 1;
@@ -140,7 +141,7 @@ impl Stream {
             .header(reqwest::header::ACCEPT, "text/event-stream")
             .send()
             .await
-            .map_err(|e| anyhow!("the event stream: {}", innermost(&e)))?;
+            .map_err(|e| anyhow!("cannot reach the service: {}", innermost(&e)))?;
         let status = response.status();
         if !status.is_success() {
             let body = response.bytes().await.unwrap_or_default();
@@ -235,7 +236,11 @@ impl Events {
                 let name = std::mem::take(&mut self.name);
                 let data = std::mem::take(&mut self.data);
                 if !data.is_empty() {
-                    let name = if name.is_empty() { "message".to_owned() } else { name };
+                    let name = if name.is_empty() {
+                        "message".to_owned()
+                    } else {
+                        name
+                    };
                     out.push((name, data));
                 }
                 continue;
@@ -292,7 +297,11 @@ fn summary(data: &Json) -> String {
         Json::Object(fields) => fields
             .iter()
             .filter(|(k, _)| !HIDDEN.contains(&k.as_str()))
-            .map(|(k, v)| format!("{k}={}", value(v)))
+            .map(|(k, v)| match v.as_i64() {
+                // Times are Unix seconds in fields named `…_at`.
+                Some(t) if k.ends_with("_at") => format!("{k}={}", at(t)),
+                _ => format!("{k}={}", value(v)),
+            })
             .collect::<Vec<_>>()
             .join(" "),
         other => value(other),
@@ -344,10 +353,14 @@ mod tests {
     fn summaries_stay_on_one_short_line() {
         let data = serde_json::json!({
             "agent": "helper", "summary": "Email Bob", "envelope": "glhA…", "n": 3,
+            "expires_at": 1_800_000_000,
             "long": "x".repeat(500),
         });
         let text = summary(&data);
-        assert!(text.starts_with("agent=helper long=xxx"), "{text}");
+        assert!(
+            text.starts_with("agent=helper expires_at=2027-01-15T08:00:00Z long=xxx"),
+            "{text}"
+        );
         assert!(text.contains("n=3 summary=\"Email Bob\""), "{text}");
         assert!(!text.contains("envelope"), "{text}");
         assert!(text.chars().count() <= MAX_SUMMARY);

@@ -7,26 +7,16 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use countersign_core::Did;
-use countersign_server::audit::{ExportLine, Problem, Summary, verify_export};
+use countersign_server::audit::{Summary, verify_export};
 use serde_json::json;
 
+use crate::commands::show::count;
 use crate::output::{Output, clean, print_json};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The export (`countersign audit export`), or `-` for standard input.
     file: String,
-}
-
-/// What the export says beyond the library's summary: who it names, and how far the
-/// service's signatures reach.
-#[derive(Debug, Default)]
-struct Reach {
-    named: Option<String>,
-    /// The highest checkpoint (its entry count and time).
-    signed: Option<(i64, i64)>,
-    /// The line of each entry, by sequence number.
-    entry_lines: Vec<(i64, usize)>,
 }
 
 impl VerifyArgs {
@@ -45,13 +35,7 @@ impl VerifyArgs {
             })
             .transpose()?;
         let text = read(&self.file)?;
-        let reach = reach(&text);
-        let verdict =
-            verify_export(&text, pinned.as_ref()).and_then(|summary| covered(summary, &reach));
-        let signer = pinned
-            .map(|d| d.to_string())
-            .or_else(|| reach.named.clone())
-            .unwrap_or_default();
+        let verdict = verify_export(&text, pinned.as_ref());
         let from_file = pinned.is_none();
         match verdict {
             Ok(summary) => {
@@ -63,11 +47,11 @@ impl VerifyArgs {
                         "first_seq": summary.first_seq,
                         "last_seq": summary.last_seq,
                         "head": summary.head,
-                        "service": signer,
+                        "service": summary.service.to_string(),
                         "service_from_file": from_file,
-                        "signed_through": reach.signed.map(|(count, _)| count),
+                        "signed_through": summary.signed_through,
                     })),
-                    Output::Text => print_summary(&summary, &reach, &signer, from_file),
+                    Output::Text => print_summary(&summary, from_file),
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -98,78 +82,36 @@ fn read(file: &str) -> anyhow::Result<String> {
     }
 }
 
-/// Reads the lines the way the verifier numbers them (1-based, blank lines counted).
-fn reach(text: &str) -> Reach {
-    let mut reach = Reach::default();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<ExportLine>(line) {
-            Ok(ExportLine::Header(h)) if reach.named.is_none() => reach.named = Some(h.service),
-            Ok(ExportLine::Entry(e)) => reach.entry_lines.push((e.seq, i + 1)),
-            Ok(ExportLine::Checkpoint(c)) => {
-                if reach.signed.is_none_or(|(count, _)| c.count > count) {
-                    reach.signed = Some((c.count, c.at));
-                }
-            }
-            _ => {}
-        }
-    }
-    reach
-}
-
-/// An export whose last entries no checkpoint covers is refused: anyone can append
-/// entries that chain correctly, or cut the log short together with its last
-/// checkpoint, and only the service's signature tells.
-fn covered(summary: Summary, reach: &Reach) -> Result<Summary, Problem> {
-    let Some(last) = summary.last_seq else {
-        return Ok(summary);
-    };
-    let signed = reach.signed.map_or(0, |(count, _)| count);
-    if signed >= last {
-        return Ok(summary);
-    }
-    let first = summary.first_seq.unwrap_or(1).max(signed + 1);
-    let line = reach
-        .entry_lines
-        .iter()
-        .find(|(seq, _)| *seq == first)
-        .map_or(1, |(_, line)| *line);
-    let what = if first == last {
-        format!("entry {first} is")
-    } else {
-        format!("entries {first} to {last} are")
-    };
-    Err(Problem {
-        line,
-        what: format!(
-            "{what} not covered by a checkpoint the service signed (they may have been added, \
-             or later entries removed)"
-        ),
-    })
-}
-
-fn print_summary(summary: &Summary, reach: &Reach, signer: &str, from_file: bool) {
+fn print_summary(summary: &Summary, from_file: bool) {
+    let signer = summary.service.to_string();
+    let checkpoints = count(
+        u64::try_from(summary.checkpoints).unwrap_or(u64::MAX),
+        "checkpoint",
+        "checkpoints",
+    );
     match (summary.first_seq, summary.last_seq) {
         (Some(first), Some(last)) => println!(
-            "valid: {} entries ({first} to {last}), {} checkpoints",
-            summary.entries, summary.checkpoints
+            "valid: {} ({first} to {last}), {checkpoints}",
+            count(
+                u64::try_from(summary.entries).unwrap_or(u64::MAX),
+                "entry",
+                "entries"
+            ),
         ),
-        _ => println!("valid: no entries, {} checkpoints", summary.checkpoints),
+        _ => println!("valid: no entries, {checkpoints}"),
     }
     println!("head: {}", clean(&summary.head));
-    if let Some((count, at)) = reach.signed {
+    if let Some(at) = summary.signed_at {
         let at = u64::try_from(at).map_or_else(|_| at.to_string(), crate::output::date);
-        println!("signed through entry {count} at {at}");
+        println!("signed through entry {} at {at}", summary.signed_through);
     }
     if from_file {
         println!(
             "signed by: {} (the service the file names; pass --service with the DID you trust \
              to pin it)",
-            clean(signer)
+            clean(&signer)
         );
     } else {
-        println!("signed by: {} (as --service requires)", clean(signer));
+        println!("signed by: {} (as --service requires)", clean(&signer));
     }
 }

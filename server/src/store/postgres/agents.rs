@@ -5,9 +5,12 @@ use countersign_core::Did;
 use sqlx::PgPool;
 
 use super::audit::{append_audit, lock_log};
+use super::notify::enqueue;
 use super::revocations::insert_revocation;
 use super::rows;
-use crate::store::{Agent, AuditEvent, KillReport, KillTarget, Result, StoreError, Timestamp};
+use crate::store::{
+    Agent, AuditEvent, KillReport, KillTarget, MessageKind, Result, StoreError, Timestamp,
+};
 use rows::Columns;
 
 /// The `kills` target that stands for every agent.
@@ -120,12 +123,16 @@ pub(super) async fn kill(
     let mut tx = pool.begin().await?;
     let cancelled = sqlx::query(
         "UPDATE requests SET state = 'cancelled', decided_at = $1
-         WHERE state = 'pending' AND expires_at > $1 AND ($2::TEXT IS NULL OR agent_did = $2)",
+         WHERE state = 'pending' AND expires_at > $1 AND ($2::TEXT IS NULL OR agent_did = $2)
+         RETURNING id",
     )
     .bind(now)
     .bind(&agent)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
+    for row in &cancelled {
+        enqueue(&mut tx, &row.text("id")?, MessageKind::Closed, now).await?;
+    }
     sqlx::query(
         "INSERT INTO kills (target, killed_at) VALUES ($1, $2) ON CONFLICT (target) DO NOTHING",
     )
@@ -158,7 +165,7 @@ pub(super) async fn kill(
     tx.commit().await?;
     Ok(KillReport {
         tokens_revoked: revoked,
-        requests_cancelled: cancelled.rows_affected(),
+        requests_cancelled: u64::try_from(cancelled.len()).unwrap_or(u64::MAX),
     })
 }
 

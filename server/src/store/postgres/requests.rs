@@ -7,11 +7,12 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use super::audit::append_audit;
+use super::notify::enqueue;
 use super::revocations::insert_tokens;
 use super::rows;
 use crate::store::{
-    Approval, AuditEvent, CreateLimits, Denial, Request, RequestFilter, RequestState, Result,
-    StoreError, Timestamp,
+    Approval, AuditEvent, CreateLimits, Denial, MessageKind, Request, RequestFilter, RequestState,
+    Result, StoreError, Timestamp,
 };
 use rows::Columns;
 
@@ -84,6 +85,9 @@ pub(super) async fn create(
     .bind(&r.chain)
     .execute(&mut *tx)
     .await?;
+    if r.state == RequestState::Pending {
+        enqueue(&mut tx, &r.id, MessageKind::Pending, r.created_at).await?;
+    }
     append_audit(&mut tx, audit).await?;
     tx.commit().await?;
     Ok(())
@@ -160,6 +164,7 @@ pub(super) async fn approve(
         Err(e) => return settle(tx, e).await,
     };
     insert_tokens(&mut tx, &a.tokens).await?;
+    enqueue(&mut tx, id, MessageKind::Closed, a.at).await?;
     append_audit(&mut tx, audit).await?;
     tx.commit().await?;
     Ok(request)
@@ -189,6 +194,7 @@ pub(super) async fn deny(
         Ok(request) => request,
         Err(e) => return settle(tx, e).await,
     };
+    enqueue(&mut tx, id, MessageKind::Closed, d.at).await?;
     append_audit(&mut tx, audit).await?;
     tx.commit().await?;
     Ok(request)
@@ -217,6 +223,7 @@ pub(super) async fn withdraw(
         Ok(request) => request,
         Err(e) => return settle(tx, e).await,
     };
+    enqueue(&mut tx, id, MessageKind::Closed, now).await?;
     append_audit(&mut tx, audit).await?;
     tx.commit().await?;
     Ok(request)
@@ -286,6 +293,7 @@ pub(super) async fn mark_expired(conn: &mut PgConnection, id: &str, at: Timestam
     if expired.rows_affected() == 0 {
         return Ok(false);
     }
+    enqueue(conn, id, MessageKind::Closed, at).await?;
     append_audit(conn, &[rows::expired_event(id, at)]).await?;
     Ok(true)
 }
@@ -310,6 +318,9 @@ pub(super) async fn expire_due(pool: &PgPool, now: Timestamp) -> Result<Vec<Stri
         .iter()
         .map(|(_, id)| rows::expired_event(id, now))
         .collect();
+    for (_, id) in &due {
+        enqueue(&mut tx, id, MessageKind::Closed, now).await?;
+    }
     append_audit(&mut tx, &events).await?;
     tx.commit().await?;
     Ok(due.into_iter().map(|(_, id)| id).collect())

@@ -5,9 +5,12 @@ use countersign_core::Did;
 use sqlx::SqlitePool;
 
 use super::audit::append_audit;
+use super::notify::enqueue;
 use super::revocations::insert_revocation;
 use super::{begin, rows};
-use crate::store::{Agent, AuditEvent, KillReport, KillTarget, Result, StoreError, Timestamp};
+use crate::store::{
+    Agent, AuditEvent, KillReport, KillTarget, MessageKind, Result, StoreError, Timestamp,
+};
 use rows::Columns;
 
 /// The `kills` target that stands for every agent.
@@ -120,12 +123,16 @@ pub(super) async fn kill(
     let mut tx = begin(pool).await?;
     let cancelled = sqlx::query(
         "UPDATE requests SET state = 'cancelled', decided_at = ?1
-         WHERE state = 'pending' AND expires_at > ?1 AND (?2 IS NULL OR agent_did = ?2)",
+         WHERE state = 'pending' AND expires_at > ?1 AND (?2 IS NULL OR agent_did = ?2)
+         RETURNING id",
     )
     .bind(now)
     .bind(&agent)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
+    for row in &cancelled {
+        enqueue(&mut tx, &row.text("id")?, MessageKind::Closed, now).await?;
+    }
     let live = sqlx::query(
         "SELECT t.cid FROM tokens t
          WHERE t.kind IN ('issued', 'auto') AND (?2 IS NULL OR t.agent_did = ?2)
@@ -155,7 +162,7 @@ pub(super) async fn kill(
     tx.commit().await?;
     Ok(KillReport {
         tokens_revoked: revoked,
-        requests_cancelled: cancelled.rows_affected(),
+        requests_cancelled: u64::try_from(cancelled.len()).unwrap_or(u64::MAX),
     })
 }
 

@@ -7,11 +7,12 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::audit::append_audit;
+use super::notify::enqueue;
 use super::revocations::insert_tokens;
 use super::{begin, frame, rows};
 use crate::store::{
-    Approval, AuditEvent, CreateLimits, Denial, Request, RequestFilter, RequestState, Result,
-    StoreError, Timestamp,
+    Approval, AuditEvent, CreateLimits, Denial, MessageKind, Request, RequestFilter, RequestState,
+    Result, StoreError, Timestamp,
 };
 use rows::Columns;
 
@@ -75,6 +76,9 @@ pub(super) async fn create(
     .bind(frame(&r.chain)?)
     .execute(&mut *tx)
     .await?;
+    if r.state == RequestState::Pending {
+        enqueue(&mut tx, &r.id, MessageKind::Pending, r.created_at).await?;
+    }
     append_audit(&mut tx, audit).await?;
     tx.commit().await?;
     Ok(())
@@ -139,6 +143,7 @@ pub(super) async fn approve(
         Err(e) => return settle(tx, e).await,
     };
     insert_tokens(&mut tx, &a.tokens).await?;
+    enqueue(&mut tx, id, MessageKind::Closed, a.at).await?;
     append_audit(&mut tx, audit).await?;
     tx.commit().await?;
     Ok(request)
@@ -168,6 +173,7 @@ pub(super) async fn deny(
         Ok(request) => request,
         Err(e) => return settle(tx, e).await,
     };
+    enqueue(&mut tx, id, MessageKind::Closed, d.at).await?;
     append_audit(&mut tx, audit).await?;
     tx.commit().await?;
     Ok(request)
@@ -196,6 +202,7 @@ pub(super) async fn withdraw(
         Ok(request) => request,
         Err(e) => return settle(tx, e).await,
     };
+    enqueue(&mut tx, id, MessageKind::Closed, now).await?;
     append_audit(&mut tx, audit).await?;
     tx.commit().await?;
     Ok(request)
@@ -263,6 +270,7 @@ pub(super) async fn mark_expired(
     if expired.rows_affected() == 0 {
         return Ok(false);
     }
+    enqueue(conn, id, MessageKind::Closed, at).await?;
     append_audit(conn, &[rows::expired_event(id, at)]).await?;
     Ok(true)
 }
@@ -287,6 +295,9 @@ pub(super) async fn expire_due(pool: &SqlitePool, now: Timestamp) -> Result<Vec<
         .iter()
         .map(|(_, id)| rows::expired_event(id, now))
         .collect();
+    for (_, id) in &due {
+        enqueue(&mut tx, id, MessageKind::Closed, now).await?;
+    }
     append_audit(&mut tx, &events).await?;
     tx.commit().await?;
     Ok(due.into_iter().map(|(_, id)| id).collect())

@@ -1,13 +1,11 @@
 //! Store cases for the audit log: the hash chain, appends serialized under concurrency,
 //! and checkpoints.
 
-use countersign_server::audit::{
-    Checkpoint, Entry, ExportLine, GENESIS, Header, entry_hash, hex, kind, verify_export,
-};
+use countersign_server::audit::{Checkpoint, Entry, GENESIS, entry_hash, hex, kind, verify_export};
 use countersign_server::store::{AuditEvent, Store, StoreError};
 use serde_json::json;
 
-use super::fixtures::{NO_LIMITS, T0, TestDb, did, event, request};
+use super::fixtures::{NO_LIMITS, T0, TestDb, event, request};
 
 /// Checks that `entries` are the whole log: seq 1, 2, 3… and each entry's `prev` the hash
 /// of the one before (GENESIS first), every hash recomputed from the entry's fields.
@@ -82,17 +80,21 @@ pub async fn audit_chain_links(db: TestDb) {
     );
     assert!(s.audit_entries(50, 0).await.unwrap().is_empty());
 
-    // What the log holds passes the offline verification of an export.
-    let header = ExportLine::Header(Header {
-        format: "countersign-audit-v1".to_owned(),
-        service: did(3).to_string(),
-        since: 0,
-    });
-    let lines: Vec<String> = std::iter::once(header)
-        .chain(all.into_iter().map(ExportLine::Entry))
-        .map(|line| serde_json::to_string(&line).unwrap())
-        .collect();
-    let summary = verify_export(&lines.join("\n"), None).unwrap();
+    // What the log holds, with a checkpoint signed over it, passes the offline
+    // verification of an export; without the checkpoint it does not.
+    let signer = countersign_core::Keypair::from_seed(&[3; 32]);
+    let (count, head) = s.audit_head().await.unwrap();
+    let message = countersign_server::audit::checkpoint_message(count, &head, T0);
+    let checkpoint = Checkpoint {
+        count,
+        head,
+        at: T0,
+        signature: data_encoding::BASE64.encode(&signer.sign(message.as_bytes())),
+    };
+    let unsigned = countersign_server::audit::write_export(&signer.did(), 0, &all, &[]);
+    assert!(verify_export(&unsigned, None).is_err());
+    let export = countersign_server::audit::write_export(&signer.did(), 0, &all, &[checkpoint]);
+    let summary = verify_export(&export, Some(&signer.did())).unwrap();
     assert_eq!((summary.entries, summary.last_seq), (50, Some(50)));
 }
 
