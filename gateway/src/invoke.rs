@@ -74,7 +74,7 @@ pub async fn invoke(state: &AppState, tokens: Vec<Vec<u8>>) -> Result<Invoked, A
 async fn execute(state: AppState, run: Execution) -> Result<Invoked, ApiError> {
     let cid = run.cid.to_string();
     let claim = Claim {
-        invocation: cid.clone(),
+        cid: run.cid.clone(),
         route: run.command.to_string(),
         expires_at: run.expires_at,
         at: state.now(),

@@ -12,6 +12,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use countersign_core::Cid;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -23,6 +24,11 @@ use writer::Op;
 
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Small pages: a busy gateway dirties one random page of the replay table per
+/// invocation, and every dirty page is written whole to the WAL at each commit.
+const PAGE_SIZE: u32 = 1024;
+/// Page cache of the writer connection, in KiB: the replay keys of a busy gateway.
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -51,7 +57,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// An invocation to accept once, with the receipt of its upstream call (in progress).
 #[derive(Clone, Debug)]
 pub struct Claim {
-    pub invocation: String,
+    pub cid: Cid,
     pub route: String,
     /// The invocation's `exp`: until then, the same CID is refused.
     pub expires_at: i64,
@@ -134,20 +140,27 @@ impl Store {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
+            .page_size(PAGE_SIZE)
             .busy_timeout(BUSY_TIMEOUT);
         let reads = SqlitePoolOptions::new()
             .max_connections(2)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&reads).await?;
+        let mut tx = reads.begin().await?;
         let orphans = sqlx::query(
-            "UPDATE receipts SET state = 'done', outcome = 'unknown', at = ? \
-             WHERE state = 'in_progress'",
+            "INSERT INTO outbox (invocation, kind, route, outcome, status, at) \
+             SELECT invocation, ?, route, 'unknown', 0, ? FROM inflight ORDER BY at",
         )
+        .bind(ATTEMPT)
         .bind(now)
-        .execute(&reads)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        sqlx::query("DELETE FROM inflight")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         if orphans > 0 {
             tracing::warn!(
                 receipts = orphans,
@@ -155,7 +168,8 @@ impl Store {
                  outcome \"unknown\""
             );
         }
-        let conn = SqliteConnection::connect_with(&options).await?;
+        let writer_options = options.pragma("cache_size", format!("-{WRITER_CACHE_KIB}"));
+        let conn = SqliteConnection::connect_with(&writer_options).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let receipts_ready = Arc::new(Notify::new());
         tokio::spawn(writer::run(conn, rx, receipts_ready.clone()));
@@ -196,7 +210,7 @@ impl Store {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Forgets accepted invocations and delivered receipts that expired before `before`.
+    /// Forgets accepted invocations and reported refusals that expired before `before`.
     pub async fn prune(&self, before: i64) -> Result<()> {
         let (reply, answer) = oneshot::channel();
         self.send(Op::Prune(before, reply))?;
@@ -217,8 +231,8 @@ impl Store {
     /// Receipts waiting for delivery, oldest first.
     pub async fn pending(&self, limit: i64) -> Result<Vec<Pending>> {
         let rows = sqlx::query(
-            "SELECT id, invocation, kind, route, outcome, status, at FROM receipts \
-             WHERE state = 'done' ORDER BY id LIMIT ?",
+            "SELECT id, invocation, kind, route, outcome, status, at FROM outbox \
+             ORDER BY id LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&self.reads)
@@ -230,9 +244,7 @@ impl Store {
                     invocation: r.try_get("invocation")?,
                     kind: r.try_get("kind")?,
                     route: r.try_get("route")?,
-                    outcome: r
-                        .try_get::<Option<String>, _>("outcome")?
-                        .unwrap_or_else(|| "unknown".into()),
+                    outcome: r.try_get("outcome")?,
                     status: r.try_get("status")?,
                     at: r.try_get("at")?,
                 })
@@ -240,15 +252,11 @@ impl Store {
             .collect()
     }
 
-    /// The state of one invocation's receipt, for tests and inspection.
-    pub async fn receipt_state(&self, invocation: &str, kind: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT state FROM receipts WHERE invocation = ? AND kind = ?")
-                .bind(invocation)
-                .bind(kind)
-                .fetch_optional(&self.reads)
-                .await?,
-        )
+    /// Upstream calls under way (their invocations' CIDs).
+    pub async fn inflight(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT invocation FROM inflight")
+            .fetch_all(&self.reads)
+            .await?)
     }
 
     /// Notified after receipts to deliver were committed.

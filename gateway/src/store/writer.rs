@@ -40,6 +40,13 @@ pub(super) async fn run(
                 Err(_) => break,
             }
         }
+        static XX: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        static XY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let nb = XX.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let no = XY.fetch_add(batch.len(), std::sync::atomic::Ordering::Relaxed);
+        if nb % 200 == 0 && std::env::var_os("XX_STATS").is_some() {
+            eprintln!("batches {nb} ops {no} avg {}", no as f64 / nb.max(1) as f64);
+        }
         let result = apply(&mut conn, &batch).await;
         if let Err(e) = &result {
             tracing::error!(error = %e, ops = batch.len(), "a store transaction failed");
@@ -53,15 +60,15 @@ pub(super) async fn run(
 }
 
 /// Answers every caller of a batch; of several claims of one CID, only the first wins.
-fn answer(batch: impl Iterator<Item = Op>, result: Result<HashSet<String>>) {
+fn answer(batch: impl Iterator<Item = Op>, result: Result<HashSet<Vec<u8>>>) {
     let mut answered = HashSet::new();
     for op in batch {
         match op {
             Op::Claim(claim, reply) => {
-                let won = result.as_ref().map(|inserted| {
-                    inserted.contains(&claim.invocation)
-                        && answered.insert(claim.invocation.clone())
-                });
+                let key = claim.cid.as_bytes();
+                let won = result
+                    .as_ref()
+                    .map(|inserted| inserted.contains(key) && answered.insert(key.to_vec()));
                 let _ = reply.send(won.map_err(Clone::clone));
             }
             Op::Revoke(_, _, reply) | Op::Delivered(_, reply) | Op::Prune(_, reply) => {
@@ -72,11 +79,12 @@ fn answer(batch: impl Iterator<Item = Op>, result: Result<HashSet<String>>) {
     }
 }
 
-/// Applies a batch in one transaction; returns the CIDs newly claimed.
-async fn apply(conn: &mut SqliteConnection, batch: &[Op]) -> sqlx::Result<HashSet<String>> {
+/// Applies a batch in one transaction; returns the CIDs (binary) newly claimed.
+async fn apply(conn: &mut SqliteConnection, batch: &[Op]) -> sqlx::Result<HashSet<Vec<u8>>> {
     let mut seen = HashSet::new();
     let mut claims = Vec::new();
-    let mut records = Vec::new();
+    let mut ended = Vec::new();
+    let mut refusals = Vec::new();
     let mut delivered = Vec::new();
     let mut revocations = Vec::new();
     let mut cursor = None;
@@ -84,11 +92,12 @@ async fn apply(conn: &mut SqliteConnection, batch: &[Op]) -> sqlx::Result<HashSe
     for op in batch {
         match op {
             Op::Claim(c, _) => {
-                if seen.insert(c.invocation.as_str()) {
+                if seen.insert(c.cid.as_bytes()) {
                     claims.push(c);
                 }
             }
-            Op::Record(r) => records.push(r),
+            Op::Record(r) if r.kind == ATTEMPT => ended.push(r),
+            Op::Record(r) => refusals.push(r),
             Op::Delivered(ids, _) => delivered.extend_from_slice(ids),
             Op::Revoke(items, c, _) => {
                 revocations.extend(items.iter());
@@ -98,64 +107,55 @@ async fn apply(conn: &mut SqliteConnection, batch: &[Op]) -> sqlx::Result<HashSe
         }
     }
     let mut tx = conn.begin().await?;
-    let mut inserted = HashSet::with_capacity(claims.len());
-    for chunk in claims.chunks(ROWS_PER_STATEMENT) {
+    let inserted = claim(&mut tx, &claims).await?;
+    // Receipts to deliver: the ends of calls, and refusals not reported before.
+    let mut outbox: Vec<&Record> = ended.clone();
+    for chunk in refusals.chunks(ROWS_PER_STATEMENT) {
         let mut q =
-            QueryBuilder::<Sqlite>::new("INSERT INTO replay (cid, expires_at, accepted_at) ");
-        q.push_values(chunk, |mut row, c| {
-            row.push_bind(c.invocation.clone())
-                .push_bind(c.expires_at)
-                .push_bind(c.at);
+            QueryBuilder::<Sqlite>::new("INSERT INTO refusals (invocation, kind, expires_at) ");
+        q.push_values(chunk, |mut row, r| {
+            row.push_bind(r.invocation.clone())
+                .push_bind(r.kind.clone())
+                .push_bind(r.expires_at);
         });
-        q.push(" ON CONFLICT (cid) DO NOTHING RETURNING cid");
-        let rows: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
-        inserted.extend(rows);
-    }
-    let new: Vec<&&Claim> = claims
-        .iter()
-        .filter(|c| inserted.contains(&c.invocation))
-        .collect();
-    for chunk in new.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO receipts (invocation, kind, route, state, status, at, expires_at) ",
+        q.push(" ON CONFLICT DO NOTHING RETURNING invocation, kind");
+        let new: HashSet<(String, String)> = q
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+        outbox.extend(
+            chunk
+                .iter()
+                .filter(|r| new.contains(&(r.invocation.clone(), r.kind.clone()))),
         );
-        q.push_values(chunk, |mut row, c| {
-            row.push_bind(c.invocation.clone())
-                .push_bind(ATTEMPT)
-                .push_bind(c.route.clone())
-                .push_bind("in_progress")
-                .push_bind(0i64)
-                .push_bind(c.at)
-                .push_bind(c.expires_at);
-        });
-        q.build().execute(&mut *tx).await?;
     }
-    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+    for chunk in outbox.chunks(ROWS_PER_STATEMENT) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO receipts (invocation, kind, route, state, outcome, status, at, expires_at) ",
+            "INSERT INTO outbox (invocation, kind, route, outcome, status, at) ",
         );
         q.push_values(chunk, |mut row, r| {
             row.push_bind(r.invocation.clone())
                 .push_bind(r.kind.clone())
                 .push_bind(r.route.clone())
-                .push_bind("done")
                 .push_bind(r.outcome.as_str())
                 .push_bind(i64::from(r.status))
-                .push_bind(r.at)
-                .push_bind(r.expires_at);
+                .push_bind(r.at);
         });
-        // The end of an attempt completes its in-progress row; a refusal already
-        // recorded for this invocation is not recorded twice.
-        q.push(
-            " ON CONFLICT (invocation, kind) DO UPDATE SET state = 'done', \
-             outcome = excluded.outcome, status = excluded.status, at = excluded.at \
-             WHERE receipts.state = 'in_progress'",
-        );
+        q.build().execute(&mut *tx).await?;
+    }
+    for chunk in ended.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM inflight WHERE invocation IN (");
+        let mut list = q.separated(", ");
+        for r in chunk {
+            list.push_bind(r.invocation.clone());
+        }
+        q.push(")");
         q.build().execute(&mut *tx).await?;
     }
     for chunk in delivered.chunks(ROWS_PER_STATEMENT) {
-        let mut q =
-            QueryBuilder::<Sqlite>::new("UPDATE receipts SET state = 'delivered' WHERE id IN (");
+        let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM outbox WHERE id IN (");
         let mut ids = q.separated(", ");
         for id in chunk {
             ids.push_bind(*id);
@@ -183,15 +183,45 @@ async fn apply(conn: &mut SqliteConnection, batch: &[Op]) -> sqlx::Result<HashSe
         .await?;
     }
     if let Some(before) = prune {
-        sqlx::query("DELETE FROM replay WHERE expires_at < ?")
-            .bind(before)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM receipts WHERE state = 'delivered' AND expires_at < ?")
-            .bind(before)
-            .execute(&mut *tx)
-            .await?;
+        for table in ["replay", "refusals"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < ?"))
+                .bind(before)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     tx.commit().await?;
+    Ok(inserted)
+}
+
+/// Inserts the replay rows, and the calls under way for those that are new.
+async fn claim(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    claims: &[&Claim],
+) -> sqlx::Result<HashSet<Vec<u8>>> {
+    let mut inserted = HashSet::with_capacity(claims.len());
+    for chunk in claims.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO replay (cid, expires_at) ");
+        q.push_values(chunk, |mut row, c| {
+            row.push_bind(c.cid.as_bytes().to_vec())
+                .push_bind(c.expires_at);
+        });
+        q.push(" ON CONFLICT (cid) DO NOTHING RETURNING cid");
+        let rows: Vec<Vec<u8>> = q.build_query_scalar().fetch_all(&mut **tx).await?;
+        inserted.extend(rows);
+    }
+    let new: Vec<&&Claim> = claims
+        .iter()
+        .filter(|c| inserted.contains(c.cid.as_bytes()))
+        .collect();
+    for chunk in new.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO inflight (invocation, route, at) ");
+        q.push_values(chunk, |mut row, c| {
+            row.push_bind(c.cid.to_string())
+                .push_bind(c.route.clone())
+                .push_bind(c.at);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
     Ok(inserted)
 }

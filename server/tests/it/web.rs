@@ -84,6 +84,48 @@ fn pairing_vectors_for_the_app_are_current() {
     );
 }
 
+#[tokio::test]
+async fn the_service_serves_the_app_beside_the_api() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    let app = crate::support::TestApp::new().await;
+    let get = |path: &str| {
+        app.router
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+    };
+    let page = get("/").await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.starts_with("default-src 'none'; script-src 'self';"),
+        "{csp}"
+    );
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(page.headers()["cross-origin-opener-policy"], "same-origin");
+    assert!(page.headers().contains_key("permissions-policy"));
+    let worker = get("/sw.js").await.unwrap();
+    assert_eq!(
+        worker.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    // The API keeps its JSON 404, and the app's tools are not served.
+    for path in ["/v1/no-such-thing", "/tools/make-icons.mjs", "/nope.html"] {
+        let missing = get(path).await.unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{path}");
+        let body = axum::body::to_bytes(missing.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+    let service = get("/v1/service").await.unwrap();
+    assert_eq!(service.status(), StatusCode::OK);
+}
+
 /// Why a suite cannot run here, if it cannot.
 fn missing(browser: bool) -> Option<String> {
     let suite = suite_dir();
