@@ -175,10 +175,10 @@ export function explain(error) {
         return /future|expired/.test(error.message)
           ? "The service refused this device's signature because the clocks disagree. Check this device's date and time."
           : `The service refused this device's signature: ${error.message}`
+      case 'not_paired':
+        return 'This device is no longer paired with the service.'
       case 'forbidden':
-        return /not a paired device/.test(error.message)
-          ? 'This device is no longer paired with the service.'
-          : `Not allowed: ${error.message}`
+        return `Not allowed: ${error.message}`
       case 'not_found':
         return 'The service does not know this request.'
       case 'rate_limited':
@@ -194,5 +194,6 @@ export function explain(error) {
 
 /** Whether an error means this device is no longer paired. */
 export function isUnpaired(error) {
-  return error instanceof ApiError && error.status === 403 && /not a paired device|not known|only the owner or a paired device/.test(error.message)
+  return error instanceof ApiError && error.status === 403 &&
+    (error.code === 'not_paired' || /not known|only the owner or a paired device/.test(error.message))
 }

@@ -65,6 +65,9 @@ pub struct RequestsConfig {
     pub max_lifetime: Secs,
     /// The longest a long-poll waits before answering "still pending".
     pub max_wait: Secs,
+    /// How often a waiting long-poll re-reads its request, in case a wake-up was lost
+    /// (say, another replica's notification during a reconnect).
+    pub recheck: Secs,
     /// Pending requests of all agents together, at most.
     pub max_pending_total: u32,
     /// Command prefixes whose requests need number matching.
@@ -133,6 +136,7 @@ impl Default for RequestsConfig {
             default_lifetime: Secs(300),
             max_lifetime: Secs(3600),
             max_wait: Secs(60),
+            recheck: Secs(5),
             max_pending_total: 50,
             number_matching: Vec::new(),
             number_matching_agents: Vec::new(),

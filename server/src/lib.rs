@@ -70,6 +70,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let changes = tokio::spawn(follow_changes(state.clone()));
     let notifications = tokio::spawn(notify::run(state.clone()));
     let stopping = state.clone();
     let shutdown = async move {
@@ -81,8 +82,44 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     housekeeping.abort();
+    changes.abort();
     notifications.abort();
     result
+}
+
+/// Follows what other replicas commit (PostgreSQL), waking this process's waiters and
+/// streams at once; on SQLite there are no other processes and this ends at once.
+pub async fn follow_changes(state: AppState) {
+    use futures_util::StreamExt;
+    loop {
+        match state.store.changes().await {
+            Ok(None) => return,
+            Ok(Some(mut stream)) => {
+                while let Some(change) = stream.next().await {
+                    dispatch_change(&state, &change);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for other replicas' changes"),
+        }
+        if state.is_stopping() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+fn dispatch_change(state: &AppState, change: &store::Change) {
+    use audit::kind;
+    let revocation = matches!(
+        change.kind.as_str(),
+        kind::REVOCATION | kind::KILL | kind::DEVICE_REMOVED
+    );
+    if change.kind == kind::KILL {
+        state.waiters.wake_all();
+    } else {
+        state.waiters.wake(&change.subject);
+    }
+    state.announce(revocation);
 }
 
 /// Expires due requests every second (waking their waiters), signs an audit checkpoint

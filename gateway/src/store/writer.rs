@@ -47,7 +47,11 @@ pub(super) async fn run(
         if nb % 200 == 0 && std::env::var_os("XX_STATS").is_some() {
             eprintln!("batches {nb} ops {no} avg {}", no as f64 / nb.max(1) as f64);
         }
+        let t0 = std::time::Instant::now();
         let result = apply(&mut conn, &batch).await;
+        static XZ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let tot = XZ.fetch_add(t0.elapsed().as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+        if nb % 200 == 0 && std::env::var_os("XX_STATS").is_some() { eprintln!("avg apply {} us", tot / nb.max(1) as u64); }
         if let Err(e) = &result {
             tracing::error!(error = %e, ops = batch.len(), "a store transaction failed");
         }

@@ -20,9 +20,6 @@ use crate::input::QueryArgs;
 use crate::state::AppState;
 use crate::store::{Request, RequestState};
 
-/// However a wake-up is lost, a waiter looks again this often.
-const RECHECK: Duration = Duration::from_secs(5);
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -77,7 +74,7 @@ async fn next_change(
         }
         let to_expiry = u64::try_from(request.expires_at - state.now()).unwrap_or(0);
         let pause = (deadline - now)
-            .min(RECHECK)
+            .min(Duration::from_secs(state.config.requests.recheck.0))
             .min(Duration::from_secs(to_expiry) + Duration::from_millis(50));
         let _ = tokio::time::timeout(pause, notified).await;
     }

@@ -116,11 +116,13 @@ impl FromRequestParts<AppState> for DeviceCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let v = authenticate(parts, state).await?;
-        let device = state
-            .store
-            .device_by_did(&v.did)
-            .await?
-            .ok_or_else(|| ApiError::forbidden(format!("{} is not a paired device", v.did)))?;
+        let device = state.store.device_by_did(&v.did).await?.ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "not_paired",
+                format!("{} is not a paired device", v.did),
+            )
+        })?;
         consume(state, &v).await?;
         Ok(DeviceCaller(device))
     }

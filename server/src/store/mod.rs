@@ -63,10 +63,45 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// The PostgreSQL channel on which every audited change is announced.
+pub const CHANGES_CHANNEL: &str = "countersign_changes";
+
+/// A change committed by some process sharing the database: the kind and subject of the
+/// audit entry that recorded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub kind: String,
+    pub subject: String,
+}
+
+impl Change {
+    /// `kind` and `subject` as one notification payload (kinds hold no space).
+    pub fn encode(kind: &str, subject: &str) -> String {
+        let subject: String = subject.chars().take(512).collect();
+        format!("{kind} {subject}")
+    }
+
+    pub fn decode(payload: &str) -> Option<Change> {
+        let (kind, subject) = payload.split_once(' ')?;
+        Some(Change {
+            kind: kind.to_owned(),
+            subject: subject.to_owned(),
+        })
+    }
+}
+
+/// Changes as they are committed, for as long as the stream is held.
+pub type ChangeStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = Change> + Send>>;
+
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
+
+    /// Changes committed by other processes sharing this database (PostgreSQL
+    /// LISTEN/NOTIFY), or `None` where one process owns the database (SQLite). Delivery is
+    /// best effort: readers re-check the store periodically as well.
+    async fn changes(&self) -> Result<Option<ChangeStream>>;
 
     // Agents.
     async fn add_agent(&self, agent: &Agent, audit: &[AuditEvent]) -> Result<()>;

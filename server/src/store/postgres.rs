@@ -76,6 +76,24 @@ impl Columns for PgRow {
 
 #[async_trait]
 impl Store for PostgresStore {
+    async fn changes(&self) -> Result<Option<super::ChangeStream>> {
+        use futures_util::StreamExt;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(super::CHANGES_CHANNEL).await?;
+        // The listener reconnects by itself after a lost connection; notifications sent
+        // while it was away are lost, which the readers' periodic re-checks cover.
+        let stream = listener.into_stream().filter_map(|item| async move {
+            match item {
+                Ok(n) => super::Change::decode(n.payload()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "listening for changes failed; retrying");
+                    None
+                }
+            }
+        });
+        Ok(Some(Box::pin(stream)))
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

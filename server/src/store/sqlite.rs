@@ -102,6 +102,10 @@ impl Columns for SqliteRow {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn changes(&self) -> Result<Option<super::ChangeStream>> {
+        Ok(None)
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -385,7 +385,11 @@ async fn a_removed_device_can_no_longer_approve() {
     assert_eq!(s, StatusCode::OK, "{removed}");
     assert!(removed["removed_at"].is_number());
     let (s, v) = app.approve(&device, &id, approval).await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_paired")),
+        "{v}"
+    );
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ mod notify_hooks;
 mod notify_push;
 mod notify_retry;
 mod operations;
+mod replicas;
 mod store;
 mod support;
 mod web;

@@ -6,7 +6,7 @@ mod audit;
 mod audit_events;
 mod controls;
 mod devices;
-mod fixtures;
+pub mod fixtures;
 mod kill;
 mod outbox;
 mod requests;

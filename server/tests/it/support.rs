@@ -103,6 +103,18 @@ impl TestApp {
         Self::open_with(dir, clock, tune).await
     }
 
+    /// Helpers over a router someone else built (a replica); the directory is not ours.
+    pub fn on(router: Router, state: AppState, clock: Arc<ManualClock>) -> TestApp {
+        TestApp {
+            router,
+            state,
+            clock,
+            owner: key(1),
+            service: key(9).did(),
+            dir: PathBuf::new(),
+        }
+    }
+
     pub fn jwt(&self, key: &Keypair) -> String {
         jwt::issue(
             key,

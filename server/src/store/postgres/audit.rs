@@ -51,6 +51,12 @@ pub(super) async fn append_audit(conn: &mut PgConnection, events: &[AuditEvent])
         .bind(&e.hash)
         .execute(&mut *conn)
         .await?;
+        // Delivered to every listening replica when (and only if) the transaction commits.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(super::super::CHANGES_CHANNEL)
+            .bind(super::super::Change::encode(&e.kind, &e.subject))
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

@@ -112,6 +112,11 @@ impl TestDb {
         })
     }
 
+    /// The database URL, for tests that open more stores on it (as replicas do).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone().unwrap()
     }
