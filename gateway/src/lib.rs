@@ -116,11 +116,7 @@ impl Gateway {
         };
         let tasks = vec![
             tokio::spawn(feed.run()),
-            tokio::spawn(async move {
-                if std::env::var_os("XX_NO_RECEIPTS").is_none() {
-                    courier.run().await
-                }
-            }),
+            tokio::spawn(courier.run()),
             tokio::spawn(prune(store.clone(), clock.clone(), tuning.prune_every)),
         ];
         let owners = config.owners.iter().copied().collect();

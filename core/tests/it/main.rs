@@ -5,6 +5,7 @@
 
 mod container;
 mod fixtures;
+mod fuzz;
 mod policy_fixtures;
 mod properties;
 mod vectors;

@@ -88,6 +88,17 @@ impl Default for LimitsConfig {
 #[error("{}", .0.join("\n"))]
 pub struct Problems(pub Vec<String>);
 
+/// The example configurations shipped with the gateway, by name.
+pub const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "payments-stripe",
+        include_str!("../../examples/payments-stripe.toml"),
+    ),
+    ("email-http", include_str!("../../examples/email-http.toml")),
+    ("email-smtp", include_str!("../../examples/email-smtp.toml")),
+    ("dry-run", include_str!("../../examples/dry-run.toml")),
+];
+
 const KEYS: &[&str] = &[
     "listen", "data_dir", "key", "owners", "service", "checks", "limits", "routes",
 ];

@@ -19,16 +19,6 @@ fn all_problems(text: &str) -> Vec<String> {
     }
 }
 
-const EXAMPLES: &[(&str, &str)] = &[
-    (
-        "payments-stripe",
-        include_str!("../../examples/payments-stripe.toml"),
-    ),
-    ("email-http", include_str!("../../examples/email-http.toml")),
-    ("email-smtp", include_str!("../../examples/email-smtp.toml")),
-    ("dry-run", include_str!("../../examples/dry-run.toml")),
-];
-
 #[test]
 fn the_examples_are_valid() {
     for (name, text) in EXAMPLES {

@@ -21,6 +21,7 @@ use sqlx::{Connection, Row};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use writer::Op;
+pub use writer::WriterStats;
 
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -128,6 +129,7 @@ pub struct Store {
     writer: mpsc::UnboundedSender<Op>,
     reads: SqlitePool,
     receipts_ready: Arc<Notify>,
+    stats: Arc<WriterStats>,
 }
 
 impl Store {
@@ -169,14 +171,45 @@ impl Store {
             );
         }
         let writer_options = options.pragma("cache_size", format!("-{WRITER_CACHE_KIB}"));
-        let conn = SqliteConnection::connect_with(&writer_options).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let receipts_ready = Arc::new(Notify::new());
-        tokio::spawn(writer::run(conn, rx, receipts_ready.clone()));
+        let stats = Arc::new(WriterStats::default());
+        let (started, connected) = oneshot::channel();
+        let (ready, writer_stats) = (receipts_ready.clone(), stats.clone());
+        // The writer has a thread of its own, so that its turn never waits behind request
+        // handlers: every invocation in flight waits for its commit.
+        std::thread::Builder::new()
+            .name("gateway-store".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = started.send(Err(StoreError::Database(e.to_string())));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match SqliteConnection::connect_with(&writer_options).await {
+                        Ok(conn) => {
+                            let _ = started.send(Ok(()));
+                            writer::run(conn, rx, ready, writer_stats).await;
+                        }
+                        Err(e) => {
+                            let _ = started.send(Err(e.into()));
+                        }
+                    }
+                });
+            })
+            .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
+        connected.await.map_err(|_| StoreError::Closed)??;
         Ok(Store {
             writer: tx,
             reads,
             receipts_ready,
+            stats,
         })
     }
 
@@ -257,6 +290,11 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT invocation FROM inflight")
             .fetch_all(&self.reads)
             .await?)
+    }
+
+    /// How the writer has been doing (for benchmarks and inspection).
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
     }
 
     /// Notified after receipts to deliver were committed.

@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, QueryBuilder, Sqlite};
@@ -17,6 +19,33 @@ const ROWS_PER_STATEMENT: usize = 200;
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
+/// How the writer has been doing: transactions, operations, time spent in them.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    transactions: AtomicU64,
+    operations: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl WriterStats {
+    fn record(&self, operations: usize, took: Duration) {
+        self.transactions.fetch_add(1, Ordering::Relaxed);
+        self.operations
+            .fetch_add(operations as u64, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Transactions committed, operations in them, and the time they took in total.
+    pub fn totals(&self) -> (u64, u64, Duration) {
+        (
+            self.transactions.load(Ordering::Relaxed),
+            self.operations.load(Ordering::Relaxed),
+            Duration::from_micros(self.micros.load(Ordering::Relaxed)),
+        )
+    }
+}
+
 #[derive(Debug)]
 pub(super) enum Op {
     Claim(Claim, Reply<bool>),
@@ -30,6 +59,7 @@ pub(super) async fn run(
     mut conn: SqliteConnection,
     mut rx: mpsc::UnboundedReceiver<Op>,
     receipts_ready: Arc<Notify>,
+    stats: Arc<WriterStats>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(op) = rx.recv().await {
@@ -40,18 +70,9 @@ pub(super) async fn run(
                 Err(_) => break,
             }
         }
-        static XX: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        static XY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let nb = XX.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let no = XY.fetch_add(batch.len(), std::sync::atomic::Ordering::Relaxed);
-        if nb % 200 == 0 && std::env::var_os("XX_STATS").is_some() {
-            eprintln!("batches {nb} ops {no} avg {}", no as f64 / nb.max(1) as f64);
-        }
-        let t0 = std::time::Instant::now();
+        let started = Instant::now();
         let result = apply(&mut conn, &batch).await;
-        static XZ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let tot = XZ.fetch_add(t0.elapsed().as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
-        if nb % 200 == 0 && std::env::var_os("XX_STATS").is_some() { eprintln!("avg apply {} us", tot / nb.max(1) as u64); }
+        stats.record(batch.len(), started.elapsed());
         if let Err(e) = &result {
             tracing::error!(error = %e, ops = batch.len(), "a store transaction failed");
         }

@@ -87,7 +87,9 @@ pub async fn deny(
     let reason = body.reason.trim();
     if reason.is_empty()
         || reason.chars().count() > 500
-        || reason.chars().any(|c| c.is_control() && c != '\n')
+        || reason
+            .chars()
+            .any(|c| (c.is_control() && c != '\n') || crate::approval::is_bidi_control(c))
     {
         return Err(ApiError::invalid("reason: 1 to 500 characters"));
     }

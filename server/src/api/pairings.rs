@@ -339,7 +339,12 @@ pub async fn confirm(
 
 fn device_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.chars().count() > 64
+        || name
+            .chars()
+            .any(|c| c.is_control() || crate::approval::is_bidi_control(c))
+    {
         return Err(ApiError::invalid("name: 1 to 64 characters, one line"));
     }
     Ok(name.to_owned())

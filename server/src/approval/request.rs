@@ -230,13 +230,19 @@ fn bounded(field: &str, value: Option<u64>, default: u64, max: u64) -> Result<u6
     }
 }
 
+/// Bidirectional formatting characters: shown to the approver, they reorder what the
+/// person reads ("refund 10\u{202e}0001" displays as "refund 101000").
+pub(crate) fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// A single line of text: no control characters at all.
 fn one_line(field: &str, s: &str, max: usize) -> Result<String, ApiError> {
     let s = s.trim();
     if s.is_empty() {
         return Err(ApiError::invalid(format!("{field} is required")));
     }
-    if s.chars().any(char::is_control) {
+    if s.chars().any(|c| c.is_control() || is_bidi_control(c)) {
         return Err(ApiError::invalid(format!(
             "{field} must be one line without control characters"
         )));
@@ -251,7 +257,9 @@ fn one_line(field: &str, s: &str, max: usize) -> Result<String, ApiError> {
 
 /// Free text: newlines and tabs allowed, other control characters not.
 fn text(field: &str, s: &str, max: usize) -> Result<String, ApiError> {
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if s.chars()
+        .any(|c| (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c))
+    {
         return Err(ApiError::invalid(format!(
             "{field} contains control characters"
         )));

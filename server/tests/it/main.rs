@@ -4,6 +4,7 @@
 mod api;
 mod contract;
 mod controls;
+mod hostile;
 mod interop;
 mod notify;
 mod notify_api;
