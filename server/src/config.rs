@@ -104,6 +104,8 @@ pub struct LimitsConfig {
     pub max_body_bytes: usize,
     /// Seconds a request may take to arrive and be answered (long-polls excepted).
     pub request_timeout: Secs,
+    /// Seconds a client has to send a request's head (its line and headers).
+    pub header_timeout: Secs,
 }
 
 impl Default for Config {
@@ -169,6 +171,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             max_body_bytes: 256 * 1024,
             request_timeout: Secs(30),
+            header_timeout: Secs(10),
         }
     }
 }

@@ -63,28 +63,63 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` completes, with the background work (expiring requests,
-/// forgetting used token ids) running alongside.
+/// checkpoints, notifications, other replicas' changes) running alongside.
+///
+/// Connections are served by hyper directly so that a client gets at most
+/// `limits.header_timeout` to send its request head (a slow client cannot hold a
+/// connection open); bodies and answers are bounded by `limits.request_timeout`. At
+/// shutdown, long-polls answer at once and in-flight calls finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
-    let changes = tokio::spawn(follow_changes(state.clone()));
     let notifications = tokio::spawn(notify::run(state.clone()));
-    let stopping = state.clone();
-    let shutdown = async move {
-        shutdown.await;
-        // In-flight calls finish; long-polls answer with the current state at once.
-        stopping.begin_shutdown();
-    };
-    let result = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let changes = tokio::spawn(follow_changes(state.clone()));
+    let service = hyper_util::service::TowerToHyperService::new(app(state.clone()));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(state.config.limits.header_timeout.0));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Out of file descriptors and the like: pause rather than spin.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service.clone());
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    // In-flight calls finish; long-polls answer with the current state at once.
+    state.begin_shutdown();
+    let drain = Duration::from_secs(state.config.limits.request_timeout.0);
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections were still open when shutdown ended");
+    }
     housekeeping.abort();
-    changes.abort();
     notifications.abort();
-    result
+    changes.abort();
+    Ok(())
 }
 
 /// Follows what other replicas commit (PostgreSQL), waking this process's waiters and
