@@ -56,6 +56,8 @@ enum Command {
     Init(commands::init::InitArgs),
     /// Run the approval service.
     Serve(commands::serve::ServeArgs),
+    /// Run the gateway that holds the real credentials; check its configuration.
+    Gateway(commands::gateway::GatewayArgs),
     /// The service's configuration.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
@@ -101,6 +103,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => args.run(cli.output),
         Command::Init(args) => args.run(cli.output),
         Command::Serve(args) => args.run(cli.output),
+        Command::Gateway(args) => args.run(cli.output),
         Command::Config(cmd) => cmd.run(),
         Command::Agent(args) => args.run(cli.output, service),
         Command::Device(cmd) => cmd.run(cli.output, service),

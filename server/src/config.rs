@@ -187,6 +187,7 @@ fn default_data_dir() -> PathBuf {
 /// `COUNTERSIGN_…` variables that are not configuration keys.
 const NOT_CONFIG: &[&str] = &[
     "CONFIG",
+    "GATEWAY_CONFIG",
     "CONFIG_DIR",
     "SERVICE",
     "KEY",

@@ -8,6 +8,7 @@ pub mod config;
 pub mod delegate;
 pub mod deny;
 pub mod device;
+pub mod gateway;
 pub mod init;
 pub mod inspect;
 pub mod invoke;

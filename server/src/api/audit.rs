@@ -155,6 +155,9 @@ struct ReceiptClaims {
     #[serde(default)]
     status: u16,
     at: i64,
+    /// The refusal's kind, when the gateway refused after the chain validated.
+    #[serde(default)]
+    error: Option<String>,
 }
 
 #[utoipa::path(post, path = "/v1/receipts", tag = "audit", request_body = ReceiptBody,
@@ -187,6 +190,7 @@ pub async fn receipt(
         &claims.invocation,
         json!({
             "route": claims.route, "outcome": claims.outcome, "status": claims.status, "at": claims.at,
+            "error": claims.error,
             "jti": verified.claims.jti, "receipt": body.receipt,
         }),
     );
