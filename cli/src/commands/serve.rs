@@ -29,7 +29,7 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     pub fn run(self, output: Output) -> anyhow::Result<ExitCode> {
-        init_logging()?;
+        init_logging(output)?;
         let config = Config::load(self.config.as_deref())?;
         let (owner, created_owner) = setup::resolve_owner(&config.owner)?;
         if let Some(path) = created_owner {
@@ -106,19 +106,22 @@ impl ServeArgs {
     }
 }
 
-/// Logs to standard error, filtered by `COUNTERSIGN_LOG` (default `info`).
-fn init_logging() -> anyhow::Result<()> {
+/// Logs to standard error, filtered by `COUNTERSIGN_LOG` (default `info`); with
+/// `--output json`, one JSON object per line for log collectors.
+fn init_logging(output: Output) -> anyhow::Result<()> {
     let filter = match std::env::var("COUNTERSIGN_LOG") {
         Ok(directives) => EnvFilter::try_new(&directives)
             .with_context(|| format!("COUNTERSIGN_LOG={directives:?}"))?,
         Err(_) => EnvFilter::new("info"),
     };
     // Already set (it cannot be, in the binary) is not worth failing over.
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match output {
+        Output::Json => logs.json().try_init(),
+        Output::Text => logs.with_ansi(std::io::stderr().is_terminal()).try_init(),
+    };
     Ok(())
 }
 
