@@ -61,6 +61,8 @@ enum Command {
     /// The service's configuration.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
+    /// The service's database: migrations and online backups.
+    Db(commands::db::DbArgs),
     /// Register, list, remove and resume agents (owner).
     Agent(commands::agent::AgentArgs),
     /// Pair, list and remove approver devices.
@@ -105,6 +107,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => args.run(cli.output),
         Command::Gateway(args) => args.run(cli.output),
         Command::Config(cmd) => cmd.run(),
+        Command::Db(args) => args.run(cli.output),
         Command::Agent(args) => args.run(cli.output, service),
         Command::Device(cmd) => cmd.run(cli.output, service),
         Command::Request(args) => args.run(cli.output, service),

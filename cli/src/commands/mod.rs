@@ -5,6 +5,7 @@ pub mod approve;
 pub mod audit;
 pub mod auto;
 pub mod config;
+pub mod db;
 pub mod delegate;
 pub mod deny;
 pub mod device;

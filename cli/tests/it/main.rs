@@ -5,6 +5,7 @@
 
 mod commands;
 mod controls;
+mod database;
 mod hostile_api;
 mod interop;
 mod service;

@@ -3,6 +3,7 @@
 //! The backend is chosen once from the database URL (`sqlite:` or `postgres:`). Every
 //! method that changes state has committed durably when it returns `Ok`.
 
+pub mod migrations;
 mod model;
 pub mod outbox;
 pub mod postgres;
