@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod feed;
 pub mod invoke;
+pub mod metrics;
 pub mod receipts;
 pub mod routes;
 pub mod secret;
@@ -130,6 +131,7 @@ impl Gateway {
             view,
             store,
             clock,
+            metrics: Default::default(),
         });
         Ok(Gateway { state, tasks })
     }

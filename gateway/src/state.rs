@@ -29,6 +29,7 @@ pub struct Inner {
     pub view: Arc<RevocationView>,
     pub store: Store,
     pub clock: Arc<dyn Clock>,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {

@@ -57,3 +57,14 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     };
     (status, Json(body)).into_response()
 }
+
+/// Prometheus metrics: invocations executed by outcome, refused by kind.
+pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

@@ -29,11 +29,20 @@ pub async fn invoke(
 ) -> Response {
     let tokens = match body.map_err(too_large).and_then(|b| tokens(&headers, &b)) {
         Ok(tokens) => tokens,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            state.metrics.refused(e.kind.as_str());
+            return e.into_response();
+        }
     };
     match crate::invoke::invoke(&state, tokens).await {
-        Ok(invoked) => answer(invoked),
-        Err(e) => e.into_response(),
+        Ok(invoked) => {
+            state.metrics.executed(invoked.upstream.outcome.as_str());
+            answer(invoked)
+        }
+        Err(e) => {
+            state.metrics.refused(e.kind.as_str());
+            e.into_response()
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! The gateway's HTTP API: `POST /v1/invoke`, `GET /v1/gateway`, `GET /healthz`.
+//! The gateway's HTTP API: `POST /v1/invoke`, `GET /v1/gateway`, `GET /healthz`,
+//! `GET /metrics`.
 
 mod info;
 mod invoke;
@@ -13,4 +14,5 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/invoke", post(invoke::invoke))
         .route("/v1/gateway", get(info::gateway))
         .route("/healthz", get(info::healthz))
+        .route("/metrics", get(info::metrics))
 }

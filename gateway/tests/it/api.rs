@@ -77,3 +77,27 @@ async fn unreadable_bodies_are_refused_precisely() {
     assert_refused(&answer, 404, "NotFound");
     assert_eq!(w.upstream.count(), 0);
 }
+
+#[tokio::test]
+async fn metrics_count_executions_and_refusals_by_kind() {
+    let w = world().await;
+    let (inv, proofs) = refund(&w.keys, REFUND_ARGS);
+    let c = container(&inv, &proofs);
+    assert_eq!(w.gw.invoke(&c).await.0, 200);
+    let (status, _) = w.gw.invoke(&c).await;
+    assert_eq!(status, 409, "the replay is refused");
+    w.gw.post("/v1/invoke", "text/plain", "hello".to_owned())
+        .await;
+    let (status, text) = w.gw.get_text("/metrics").await;
+    assert_eq!(status, 200);
+    for line in [
+        "countersign_gateway_invocations_total{outcome=\"ok\"} 1",
+        "countersign_gateway_refusals_total{kind=\"Replayed\"} 1",
+        "countersign_gateway_refusals_total{kind=\"MalformedToken\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}

@@ -143,6 +143,18 @@ impl TestGateway {
         (status, response.json().await.unwrap())
     }
 
+    /// The body of a GET as text (for `/metrics`).
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Json) {
         let response = self
             .http
