@@ -8,5 +8,6 @@ mod controls;
 mod database;
 mod hostile_api;
 mod interop;
+mod replicas;
 mod service;
 mod support;

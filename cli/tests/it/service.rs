@@ -3,74 +3,12 @@
 //! is the real `countersign` binary.
 
 use std::net::TcpListener;
-use std::process::{Child, Stdio};
-use std::thread;
-use std::time::Instant;
 
 use countersign_core::{Did, Keypair};
 use countersign_server::config::Config;
 use serde_json::Value as Json;
 
-use crate::support::{
-    PATIENCE, POLL, Run, Scene, assert_one_line_error, countersign, http_get, line_after, now,
-};
-
-/// The `countersign serve` binary, killed when dropped.
-struct Served(Child);
-
-impl Served {
-    fn start(scene: &Scene, port: u16) -> Served {
-        let log = |name: &str| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(scene.dir.join(name))
-                .unwrap()
-        };
-        let child = countersign()
-            .arg("serve")
-            .env("COUNTERSIGN_CONFIG_DIR", &scene.owner_dir)
-            .env("COUNTERSIGN_DATA_DIR", scene.dir.join("data"))
-            .env("COUNTERSIGN_LISTEN", format!("127.0.0.1:{port}"))
-            .env("COUNTERSIGN_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-            .env("COUNTERSIGN_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(log("serve.out"))
-            .stderr(log("serve.err"))
-            .spawn()
-            .unwrap();
-        let mut served = Served(child);
-        // Ready once it answers.
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some((200, _)) = http_get(port, "/v1/service", None) {
-                return served;
-            }
-            if let Some(status) = served.0.try_wait().unwrap() {
-                let log = std::fs::read_to_string(scene.dir.join("serve.err")).unwrap_or_default();
-                panic!("countersign serve exited with {status}:\n{log}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "countersign serve never answered"
-            );
-            thread::sleep(POLL);
-        }
-    }
-
-    /// SIGKILL: no chance to clean up.
-    fn kill(mut self) {
-        self.0.kill().unwrap();
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::support::{Run, Scene, Served, assert_one_line_error, http_get, line_after, now};
 
 #[test]
 fn an_agent_gets_a_capability_a_paired_terminal_approved() {

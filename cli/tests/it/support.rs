@@ -457,3 +457,77 @@ pub fn assert_one_line_error(run: &Run, needle: &str) {
     assert!(run.stderr.starts_with("error: "), "{run:?}");
     assert!(run.stderr.contains(needle), "{needle:?} in {run:?}");
 }
+
+/// The `countersign serve` binary, killed when dropped.
+pub struct Served(pub Child);
+
+impl Served {
+    /// Serves the scene's owner from `<scene>/data` on SQLite.
+    pub fn start(scene: &Scene, port: u16) -> Served {
+        Served::start_with(scene, port, &scene.dir.join("data"), &[])
+    }
+
+    /// Serves from `data_dir`, with extra `COUNTERSIGN_…` settings (a PostgreSQL URL, say);
+    /// returns once it answers.
+    pub fn start_with(scene: &Scene, port: u16, data_dir: &Path, env: &[(&str, String)]) -> Served {
+        let log = |name: String| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(scene.dir.join(name))
+                .unwrap()
+        };
+        let child = countersign()
+            .arg("serve")
+            .env("COUNTERSIGN_CONFIG_DIR", &scene.owner_dir)
+            .env("COUNTERSIGN_DATA_DIR", data_dir)
+            .env("COUNTERSIGN_LISTEN", format!("127.0.0.1:{port}"))
+            .env("COUNTERSIGN_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+            .env("COUNTERSIGN_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log(format!("serve-{port}.out")))
+            .stderr(log(format!("serve-{port}.err")))
+            .spawn()
+            .unwrap();
+        let mut served = Served(child);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some((200, _)) = http_get(port, "/v1/service", None) {
+                return served;
+            }
+            if let Some(status) = served.0.try_wait().unwrap() {
+                let log = std::fs::read_to_string(scene.dir.join(format!("serve-{port}.err")))
+                    .unwrap_or_default();
+                panic!("countersign serve exited with {status}:\n{log}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "countersign serve never answered"
+            );
+            thread::sleep(POLL);
+        }
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free loopback port (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
