@@ -168,28 +168,7 @@ async fn a_long_poll_wakes_when_the_request_is_approved() {
 async fn a_denial_reaches_the_agent_with_its_reason() {
     let (app, agent, device) = scene().await;
     let (id, _) = new_request(&app, &agent, 100).await;
-    let statement = countersign_server::auth::jwt::sign(
-        &device,
-        &countersign_server::auth::jwt::Claims {
-            iss: device.did().to_string(),
-            aud: app.service.to_string(),
-            iat: NOW,
-            exp: NOW + 60,
-            jti: "deny-1".into(),
-            sub: Some(id.clone()),
-            reason: Some("not this customer".into()),
-        },
-    )
-    .unwrap();
-    let body = json!({"reason": "not this customer", "statement": statement});
-    let (s, v) = app
-        .call(
-            Method::POST,
-            &format!("/v1/requests/{id}/deny"),
-            Some(&device),
-            Some(body),
-        )
-        .await;
+    let (s, v) = app.deny(&device, &id, &id, "not this customer").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let seen = app.view(&agent, &id).await;
     assert_eq!(
@@ -203,28 +182,7 @@ async fn a_denial_reaches_the_agent_with_its_reason() {
 async fn a_denial_statement_for_another_request_is_refused() {
     let (app, agent, device) = scene().await;
     let (id, _) = new_request(&app, &agent, 100).await;
-    let statement = countersign_server::auth::jwt::sign(
-        &device,
-        &countersign_server::auth::jwt::Claims {
-            iss: device.did().to_string(),
-            aud: app.service.to_string(),
-            iat: NOW,
-            exp: NOW + 60,
-            jti: "deny-2".into(),
-            sub: Some("req_other".into()),
-            reason: Some("no".into()),
-        },
-    )
-    .unwrap();
-    let body = json!({"reason": "no", "statement": statement});
-    let (s, v) = app
-        .call(
-            Method::POST,
-            &format!("/v1/requests/{id}/deny"),
-            Some(&device),
-            Some(body),
-        )
-        .await;
+    let (s, v) = app.deny(&device, &id, "req_other", "no").await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_statement"))

@@ -558,27 +558,7 @@ async fn repeated_denials_suspend_an_agent_until_resumed() {
     for n in 0..3 {
         let (_, created) = app.request(&agent, refund(10 + n)).await;
         let id = created["id"].as_str().unwrap().to_owned();
-        let statement = countersign_server::auth::jwt::sign(
-            &device,
-            &countersign_server::auth::jwt::Claims {
-                iss: device.did().to_string(),
-                aud: app.service.to_string(),
-                iat: app.clock_now(),
-                exp: app.clock_now() + 60,
-                jti: format!("deny-{n}"),
-                sub: Some(id.clone()),
-                reason: Some("no".into()),
-            },
-        )
-        .unwrap();
-        let (s, _) = app
-            .call(
-                Method::POST,
-                &format!("/v1/requests/{id}/deny"),
-                Some(&device),
-                Some(json!({"reason": "no", "statement": statement})),
-            )
-            .await;
+        let (s, _) = app.deny(&device, &id, &id, "no").await;
         assert_eq!(s, StatusCode::OK);
     }
     let (s, v) = app.request(&agent, refund(99)).await;

@@ -285,6 +285,41 @@ impl TestApp {
         .await
     }
 
+    /// A device's signed denial statement: `about` is the request id it names.
+    pub fn denial(&self, device: &Keypair, about: &str, reason: &str) -> String {
+        jwt::sign(
+            device,
+            &jwt::Claims {
+                iss: device.did().to_string(),
+                aud: self.service.to_string(),
+                iat: self.clock_now(),
+                exp: self.clock_now() + 60,
+                jti: format!("deny-{}", unique()),
+                sub: Some(about.to_owned()),
+                reason: Some(reason.to_owned()),
+            },
+        )
+        .unwrap()
+    }
+
+    /// Denies request `id` from `device` with a statement about `about`.
+    pub async fn deny(
+        &self,
+        device: &Keypair,
+        id: &str,
+        about: &str,
+        reason: &str,
+    ) -> (StatusCode, Value) {
+        let body = json!({"reason": reason, "statement": self.denial(device, about, reason)});
+        self.call(
+            Method::POST,
+            &format!("/v1/requests/{id}/deny"),
+            Some(device),
+            Some(body),
+        )
+        .await
+    }
+
     pub async fn view(&self, as_key: &Keypair, id: &str) -> Value {
         let (s, v) = self
             .call(
