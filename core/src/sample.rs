@@ -114,6 +114,11 @@ impl SampleChain {
         })
     }
 
+    /// Another invocation by the agent over the same proofs.
+    pub fn invoke(&self, args: Map, nonces: &mut CountingNonces) -> Option<Signed<Invocation>> {
+        invoke(&self.agent, &self.gateway, &self.delegations, args, nonces)
+    }
+
     /// The proofs' envelope bytes, root first.
     pub fn proof_bytes(&self) -> Vec<Vec<u8>> {
         self.delegations.iter().map(|d| d.bytes.clone()).collect()
