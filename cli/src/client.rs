@@ -74,17 +74,8 @@ pub struct Client {
 impl Client {
     /// Asks the service who it is; every later call is signed by `key` for that DID.
     pub async fn connect(base: &str, key: Keypair) -> anyhow::Result<Client> {
-        let url = reqwest::Url::parse(base).with_context(|| format!("--service {base:?}"))?;
-        if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-            bail!("--service {base:?}: give an http:// or https:// URL");
-        }
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("countersign/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("cannot set up the HTTP client")?;
-        let base = base.trim_end_matches('/').to_owned();
+        let base = base_url(base, "--service")?;
+        let http = http_client()?;
         let request = http.get(format!("{base}/v1/service")).timeout(CALL_TIMEOUT);
         let info: ServiceInfo = typed(answer(&base, request).await?)
             .context("the service's description (/v1/service)")?;
@@ -161,18 +152,12 @@ impl Client {
 /// Sends a request and reads its answer: JSON on success (`null` for an empty body), a
 /// [`Refused`] error when the service says no.
 async fn answer(base: &str, request: reqwest::RequestBuilder) -> anyhow::Result<Json> {
-    let mut response = request.send().await.map_err(|e| unreachable(base, &e))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| unreachable("service", base, &e))?;
     let status = response.status();
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(base, &e))? {
-        if body.len() + chunk.len() > MAX_RESPONSE {
-            bail!(
-                "the service's answer is larger than {} MiB",
-                MAX_RESPONSE / 1024 / 1024
-            );
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_body("service", base, response).await?;
     if status.is_success() {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Json::Null);
@@ -199,16 +184,59 @@ async fn answer(base: &str, request: reqwest::RequestBuilder) -> anyhow::Result<
     }
 }
 
+/// The HTTP client for the service and gateways: a bounded connect, no redirects.
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("countersign/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("cannot set up the HTTP client")
+}
+
+/// `text`, given as `flag`, checked as an http(s) base URL; without a trailing slash.
+pub fn base_url(text: &str, flag: &str) -> anyhow::Result<String> {
+    let url = reqwest::Url::parse(text).with_context(|| format!("{flag} {text:?}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+        bail!("{flag} {text:?}: give an http:// or https:// URL");
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+/// A response's body, at most [`MAX_RESPONSE`] bytes; `peer` ("service", "gateway")
+/// names who answered in errors.
+pub async fn read_body(
+    peer: &str,
+    base: &str,
+    mut response: reqwest::Response,
+) -> anyhow::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| unreachable(peer, base, &e))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE {
+            bail!(
+                "the {peer}'s answer is larger than {} MiB",
+                MAX_RESPONSE / 1024 / 1024
+            );
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// A transport failure, on one line: where, and the innermost cause.
-fn unreachable(base: &str, err: &reqwest::Error) -> anyhow::Error {
+pub fn unreachable(peer: &str, base: &str, err: &reqwest::Error) -> anyhow::Error {
     if err.is_timeout() {
-        return anyhow!("the service at {base} did not answer in time");
+        return anyhow!("the {peer} at {base} did not answer in time");
     }
     let mut cause: &dyn std::error::Error = err;
     while let Some(next) = cause.source() {
         cause = next;
     }
-    anyhow!("cannot reach the service at {base}: {cause}")
+    anyhow!("cannot reach the {peer} at {base}: {cause}")
 }
 
 /// Reads an answer as `T`.

@@ -46,7 +46,8 @@ enum Command {
     Key(commands::key::KeyCommand),
     /// Sign a delegation of a command to another principal.
     Delegate(commands::delegate::DelegateArgs),
-    /// Sign an invocation and print it with its proofs as a container.
+    /// Sign an invocation and print it with its proofs as a container, or send it to a
+    /// gateway (--gateway) and print the answer.
     Invoke(commands::invoke::InvokeArgs),
     /// Check that the invocation in a container is authorised by its proofs.
     Verify(commands::verify::VerifyArgs),

@@ -6,6 +6,7 @@
 mod commands;
 mod controls;
 mod database;
+mod gateway_flow;
 mod hostile_api;
 mod interop;
 mod replicas;
