@@ -3,9 +3,11 @@
 //!
 //! `POST {service}/v1/receipts` with `{"receipt": "<JWT>"}`, EdDSA-signed by the gateway
 //! key: `iss` = the gateway's DID, `aud` = the service's, `iat`, `exp` (+5 minutes), a
-//! random `jti`, then `invocation` (CID), `route` (command), `outcome` (`ok`,
-//! `upstream_error`, `unknown` or `refused`), `status` (upstream status or 0), `at`, and
-//! for a refusal `error` (its kind).
+//! random `jti`, and `receipts`: up to 256 of them, oldest first, each with `invocation`
+//! (CID), `route` (command), `outcome` (`ok`, `upstream_error`, `unknown` or `refused`),
+//! `status` (upstream status or 0), `at`, and for a refusal `error` (its kind). One
+//! signature and one request carry a whole batch; the service records each receipt once,
+//! whichever token it arrives in, so a batch retried after a lost answer is harmless.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,29 +16,32 @@ use anyhow::{Context, bail};
 use countersign_core::{Did, Keypair};
 use countersign_server::clock::Clock;
 use data_encoding::{BASE64URL_NOPAD, HEXLOWER};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{ATTEMPT, Pending, Store};
 
-/// base64url of `{"typ":"JWT","alg":"EdDSA"}`, the header of every receipt.
+/// base64url of `{"typ":"JWT","alg":"EdDSA"}`, the header of every receipt token.
 const JWT_HEADER: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJFZERTQSJ9";
 
 /// How long a receipt token is valid.
 pub const RECEIPT_LIFETIME: i64 = 300;
-/// Receipts delivered at once.
-const CONCURRENCY: usize = 8;
-/// Receipts read from the queue per round.
+/// Receipts per token (the service's limit).
 const BATCH: i64 = 256;
 
 /// The claims of a receipt token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ReceiptClaims {
+pub struct ReceiptToken {
     pub iss: String,
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    pub receipts: Vec<Receipt>,
+}
+
+/// What the gateway did with one invocation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Receipt {
     pub invocation: String,
     pub route: String,
     pub outcome: String,
@@ -45,6 +50,19 @@ pub struct ReceiptClaims {
     /// The kind of a refusal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl From<&Pending> for Receipt {
+    fn from(p: &Pending) -> Self {
+        Receipt {
+            invocation: p.invocation.clone(),
+            route: p.route.clone(),
+            outcome: p.outcome.clone(),
+            status: p.status,
+            at: p.at,
+            error: (p.kind != ATTEMPT).then(|| p.kind.clone()),
+        }
+    }
 }
 
 /// Timing of delivery.
@@ -126,33 +144,7 @@ impl Courier {
             }
         };
         let full = pending.len() as i64 == BATCH;
-        let this = &*self;
-        let names = &(self.key.did().to_string(), service.to_string());
-        let results: Vec<(i64, anyhow::Result<()>)> = futures_util::stream::iter(pending)
-            .map(|p| async move { (p.id, this.deliver(&p, names).await) })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
-        let mut delivered = Vec::with_capacity(results.len());
-        let mut failure = None;
-        for (id, result) in results {
-            match result {
-                Ok(()) => delivered.push(id),
-                Err(e) => failure = Some(e),
-            }
-        }
-        if !delivered.is_empty() {
-            self.store.delivered(delivered).await?;
-        }
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(full),
-        }
-    }
-
-    /// Delivers one receipt; `names` are the gateway's and the service's DIDs.
-    async fn deliver(&self, p: &Pending, names: &(String, String)) -> anyhow::Result<()> {
-        let token = self.sign(p, names)?;
+        let token = self.sign(&pending, &service)?;
         let response = self
             .http
             .post(format!("{}/v1/receipts", self.base))
@@ -165,28 +157,26 @@ impl Courier {
         if !status.is_success() {
             bail!("POST /v1/receipts answered {status}");
         }
-        Ok(())
+        self.store
+            .delivered(pending.iter().map(|p| p.id).collect())
+            .await?;
+        Ok(full)
     }
 
-    /// The receipt as an EdDSA JWT (RFC 7519 with RFC 8037's Ed25519), signed with the
+    /// The receipts as one EdDSA JWT (RFC 7519 with RFC 8037's Ed25519), signed with the
     /// gateway key directly: what `jsonwebtoken` would produce, without re-reading the
-    /// key from DER for every receipt.
-    fn sign(&self, p: &Pending, (gateway, service): &(String, String)) -> anyhow::Result<String> {
+    /// key from DER for every token.
+    fn sign(&self, pending: &[Pending], service: &Did) -> anyhow::Result<String> {
         let now = self.clock.now();
         let mut jti = [0u8; 16];
         getrandom::getrandom(&mut jti).context("the operating system gave no randomness")?;
-        let claims = ReceiptClaims {
-            iss: gateway.clone(),
-            aud: service.clone(),
+        let claims = ReceiptToken {
+            iss: self.key.did().to_string(),
+            aud: service.to_string(),
             iat: now,
             exp: now + RECEIPT_LIFETIME,
             jti: HEXLOWER.encode(&jti),
-            invocation: p.invocation.clone(),
-            route: p.route.clone(),
-            outcome: p.outcome.clone(),
-            status: p.status,
-            at: p.at,
-            error: (p.kind != ATTEMPT).then(|| p.kind.clone()),
+            receipts: pending.iter().map(Receipt::from).collect(),
         };
         let mut token = String::from(JWT_HEADER);
         token.push('.');

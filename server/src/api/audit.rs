@@ -1,5 +1,5 @@
 //! `/v1/audit`: the hash-chained log for the owner — pages, live events, checkpoints on
-//! demand — and `/v1/receipts`, where gateways post their signed receipts.
+//! demand.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -137,76 +137,4 @@ pub async fn events(
         },
     );
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReceiptBody {
-    /// An EdDSA JWT signed by a configured gateway: `{iss, aud: service, iat, exp, jti,
-    /// invocation, route, outcome, status, at}`.
-    pub receipt: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ReceiptClaims {
-    invocation: String,
-    route: String,
-    outcome: String,
-    #[serde(default)]
-    status: u16,
-    at: i64,
-    /// The refusal's kind, when the gateway refused after the chain validated.
-    #[serde(default)]
-    error: Option<String>,
-}
-
-#[utoipa::path(post, path = "/v1/receipts", tag = "audit", request_body = ReceiptBody,
-    responses((status = 202), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn receipt(
-    State(state): State<AppState>,
-    JsonBody(body): JsonBody<ReceiptBody>,
-) -> Result<StatusCode, ApiError> {
-    let now = state.now();
-    let rules = jwt::TimeRules {
-        now,
-        max_lifetime: i64::try_from(state.config.auth.max_token_lifetime.0).unwrap_or(300),
-        // Receipts may be delivered late, after the gateway or the service was down.
-        skew: 7 * 86_400,
-    };
-    let verified = jwt::verify(&body.receipt, &state.service_did(), rules)
-        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
-    let gateway = verified.did.to_string();
-    if !state.config.gateways.contains(&gateway) {
-        return Err(ApiError::forbidden(format!(
-            "{gateway} is not a configured gateway"
-        )));
-    }
-    let claims: ReceiptClaims = jsonwebtoken::dangerous::insecure_decode_claims(&body.receipt)
-        .map_err(|_| ApiError::invalid("receipt: missing invocation, route, outcome or at"))?;
-    let event = AuditEvent::new(
-        now,
-        kind::RECEIPT,
-        &gateway,
-        &claims.invocation,
-        json!({
-            "route": claims.route, "outcome": claims.outcome, "status": claims.status, "at": claims.at,
-            "error": claims.error,
-            "jti": verified.claims.jti, "receipt": body.receipt,
-        }),
-    );
-    // A receipt delivered twice (a retry after a lost answer) is recorded once: its id is
-    // consumed in the same transaction that appends it.
-    let keep_until = verified.claims.exp.max(now + 7 * 86_400);
-    let fresh = state
-        .store
-        .append_audit_once(&verified.did, &verified.claims.jti, keep_until, &[event])
-        .await?;
-    if fresh {
-        state.announce(false);
-        state.metrics.inc(
-            "countersign_receipts_total",
-            crate::metrics::label("outcome", &claims.outcome),
-        );
-    }
-    Ok(StatusCode::ACCEPTED)
 }

@@ -12,6 +12,7 @@ pub mod openapi;
 mod pairings;
 mod push;
 mod quorum;
+mod receipts;
 pub mod requests;
 mod revocations;
 mod service;
@@ -66,7 +67,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/audit", get(audit::page))
         .route("/v1/audit/checkpoint", post(audit::checkpoint))
         .route("/v1/audit/events", get(audit::events))
-        .route("/v1/receipts", post(audit::receipt))
+        .route("/v1/receipts", post(receipts::receipt))
         .route("/v1/auto-approvals", post(auto::add).get(auto::list))
         .route(
             "/v1/auto-approvals/{cid}",

@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
         super::decide::approve, super::decide::deny, super::decide::withdraw,
         super::revocations::create, super::revocations::feed, super::revocations::events,
         super::tokens::list, super::kill::kill, super::kill::lift,
-        super::audit::page, super::audit::checkpoint, super::audit::events, super::audit::receipt,
+        super::audit::page, super::audit::checkpoint, super::audit::events, super::receipts::receipt,
         super::auto::add, super::auto::list, super::auto::remove,
         super::quorum::add, super::quorum::list, super::quorum::remove,
     ),

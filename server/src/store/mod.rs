@@ -213,16 +213,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // serialized so the log stays one chain under concurrent writers.
     /// Appends events that accompany no other change (notifications, receipts).
     async fn append_audit(&self, audit: &[AuditEvent]) -> Result<()>;
-    /// Records a signed statement's `(issuer, jti)` as used and appends its events, in one
-    /// transaction: `false` (and nothing appended) if it was already recorded, so a
-    /// statement delivered twice is logged once and a crash loses neither.
+    /// Appends each event whose id `(issuer, id)` was not recorded before, recording the
+    /// ids in the same transaction; answers, in order, whether each was appended. A
+    /// statement delivered twice is logged once, and a crash loses neither. `evidence`
+    /// (a field name and value: the signed statement itself) is added to the data of the
+    /// first event appended.
     async fn append_audit_once(
         &self,
         issuer: &Did,
-        jti: &str,
         expires_at: Timestamp,
-        audit: &[AuditEvent],
-    ) -> Result<bool>;
+        items: &[(String, AuditEvent)],
+        evidence: (&str, &str),
+    ) -> Result<Vec<bool>>;
     /// Entries with `seq > after`, in order, at most `limit` (0 = 1000).
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<crate::audit::Entry>>;
     /// The number of entries and the hex hash of the last (GENESIS hex when empty).

@@ -269,11 +269,11 @@ impl Store for PostgresStore {
     async fn append_audit_once(
         &self,
         issuer: &Did,
-        jti: &str,
         expires_at: Timestamp,
-        audit: &[AuditEvent],
-    ) -> Result<bool> {
-        audit::append_once(&self.pool, issuer, jti, expires_at, audit).await
+        items: &[(String, AuditEvent)],
+        evidence: (&str, &str),
+    ) -> Result<Vec<bool>> {
+        audit::append_once(&self.pool, issuer, expires_at, items, evidence).await
     }
 
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<Entry>> {

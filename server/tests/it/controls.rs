@@ -686,3 +686,70 @@ async fn receipts_are_accepted_from_configured_gateways_only() {
         "a retried receipt is recorded once"
     );
 }
+
+#[tokio::test]
+async fn a_batch_of_receipts_is_recorded_once_per_receipt_whatever_the_token() {
+    let gateway = key(42);
+    let app = TestApp::with_config(|c| c.gateways = vec![gateway.did().to_string()]).await;
+    let item = |n: u8, outcome: &str| {
+        json!({"invocation": Cid::dag_cbor(&[n]).to_string(), "route": "/email/send",
+               "outcome": outcome, "status": 250, "at": app.clock_now()})
+    };
+    let post = |jti: &str, receipts: Value| {
+        let claims = json!({
+            "iss": gateway.did().to_string(), "aud": app.service.to_string(),
+            "iat": app.clock_now(), "exp": app.clock_now() + 300, "jti": jti,
+            "receipts": receipts,
+        });
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ed_der(&gateway.to_pkcs8_der().unwrap()),
+        )
+        .unwrap();
+        app.call(
+            Method::POST,
+            "/v1/receipts",
+            None,
+            Some(json!({ "receipt": token })),
+        )
+    };
+    let (s, v) = post("b1", json!([item(1, "ok"), item(2, "upstream_error")])).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    // A retry signed anew (another jti) that also carries a new receipt adds only that one.
+    let (s, v) = post(
+        "b2",
+        json!([item(1, "ok"), item(2, "upstream_error"), item(3, "ok")]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let (s, v) = post("b3", json!([])).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, v) = post("b4", json!([item(4, "maybe")])).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("outcome"),
+        "{v}"
+    );
+
+    let text = export(&app).await;
+    let receipts: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["kind"] == "gateway.receipt")
+        .collect();
+    let subjects: Vec<&str> = receipts
+        .iter()
+        .map(|e| e["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        subjects,
+        [1u8, 2, 3].map(|n| Cid::dag_cbor(&[n]).to_string()),
+        "each receipt once, in order"
+    );
+    // Each token is kept with the first entry it added; every entry names its token.
+    assert!(receipts[0]["data"]["receipt"].is_string());
+    assert!(receipts[1]["data"]["receipt"].is_null());
+    assert!(receipts[2]["data"]["receipt"].is_string());
+    assert_eq!(receipts[2]["data"]["jti"], "b2");
+}

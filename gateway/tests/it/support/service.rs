@@ -12,13 +12,28 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use countersign_core::{Cid, Did};
-use countersign_gateway::receipts::ReceiptClaims;
+use countersign_gateway::receipts::ReceiptToken;
 use countersign_gateway::store::Revocation;
 use futures_util::StreamExt;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{Notify, broadcast, oneshot};
+
+/// One receipt as the service received it, with the claims of the token that carried it.
+#[derive(Clone, Debug)]
+pub struct Delivered {
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub invocation: String,
+    pub route: String,
+    pub outcome: String,
+    pub status: i64,
+    pub at: i64,
+    pub error: Option<String>,
+}
 
 #[derive(Clone, Debug)]
 enum Event {
@@ -34,6 +49,8 @@ struct Inner {
     revocations: Mutex<Vec<Revocation>>,
     events: broadcast::Sender<Event>,
     receipts: Mutex<Vec<String>>,
+    /// Receipts in the tokens received.
+    receipt_count: AtomicUsize,
     receipts_changed: Notify,
     fail_receipts: AtomicUsize,
     /// The `after` of every catch-up request and stream opened.
@@ -63,6 +80,7 @@ impl FakeService {
             revocations: Mutex::default(),
             events: broadcast::channel(64).0,
             receipts: Mutex::default(),
+            receipt_count: AtomicUsize::new(0),
             receipts_changed: Notify::new(),
             fail_receipts: AtomicUsize::new(0),
             polls: Mutex::default(),
@@ -144,8 +162,9 @@ impl FakeService {
         self.inner.receipts.lock().unwrap().clone()
     }
 
-    /// The receipts delivered so far, their signatures checked against `gateway`.
-    pub fn receipts(&self, gateway: &Did) -> Vec<ReceiptClaims> {
+    /// The receipts delivered so far, each with the claims of its token, their
+    /// signatures checked against `gateway`.
+    pub fn receipts(&self, gateway: &Did) -> Vec<Delivered> {
         let key = DecodingKey::from_ed_der(gateway.public_key_bytes());
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.validate_exp = false;
@@ -153,20 +172,37 @@ impl FakeService {
         validation.set_required_spec_claims(&["exp", "aud", "iss"]);
         self.receipt_tokens()
             .iter()
-            .map(|t| {
-                jsonwebtoken::decode::<ReceiptClaims>(t, &key, &validation)
-                    .expect("a receipt signed by the gateway, for the service")
-                    .claims
+            .flat_map(|t| {
+                let token = jsonwebtoken::decode::<ReceiptToken>(t, &key, &validation)
+                    .expect("a receipt token signed by the gateway, for the service")
+                    .claims;
+                let receipts: Vec<Delivered> = token
+                    .receipts
+                    .iter()
+                    .map(|r| Delivered {
+                        iss: token.iss.clone(),
+                        aud: token.aud.clone(),
+                        iat: token.iat,
+                        exp: token.exp,
+                        invocation: r.invocation.clone(),
+                        route: r.route.clone(),
+                        outcome: r.outcome.clone(),
+                        status: r.status,
+                        at: r.at,
+                        error: r.error.clone(),
+                    })
+                    .collect();
+                receipts
             })
             .collect()
     }
 
-    /// Waits until at least `n` receipts have arrived.
+    /// Waits until at least `n` receipts have arrived (in any number of tokens).
     pub async fn wait_receipts(&self, n: usize) {
         let wait = async {
             loop {
                 let notified = self.inner.receipts_changed.notified();
-                if self.inner.receipts.lock().unwrap().len() >= n {
+                if self.inner.receipt_count.load(Ordering::SeqCst) >= n {
                     return;
                 }
                 notified.await;
@@ -245,7 +281,16 @@ async fn receipt(State(s): State<Arc<Inner>>, Json(body): Json<ReceiptBody>) -> 
     if failing {
         return StatusCode::SERVICE_UNAVAILABLE;
     }
+    let payload = body.receipt.split('.').nth(1).unwrap();
+    let claims: ReceiptToken = serde_json::from_slice(
+        &data_encoding::BASE64URL_NOPAD
+            .decode(payload.as_bytes())
+            .unwrap(),
+    )
+    .unwrap();
     s.receipts.lock().unwrap().push(body.receipt);
+    s.receipt_count
+        .fetch_add(claims.receipts.len(), Ordering::SeqCst);
     s.receipts_changed.notify_waiters();
     StatusCode::CREATED
 }

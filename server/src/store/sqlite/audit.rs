@@ -38,29 +38,41 @@ pub(super) async fn append_audit(conn: &mut SqliteConnection, events: &[AuditEve
     Ok(())
 }
 
-/// Marks a statement's id used and appends its events, or does nothing if it was used.
+/// Marks each item's id used and appends the events whose id was new, the first of them
+/// with the evidence, in one transaction.
 pub(super) async fn append_once(
     pool: &SqlitePool,
     issuer: &countersign_core::Did,
-    jti: &str,
     expires_at: i64,
-    events: &[AuditEvent],
-) -> Result<bool> {
+    items: &[(String, AuditEvent)],
+    evidence: (&str, &str),
+) -> Result<Vec<bool>> {
+    let issuer = issuer.to_string();
     let mut tx = begin(pool).await?;
-    let fresh = sqlx::query(
-        "INSERT INTO used_jtis (issuer, jti, expires_at) VALUES (?, ?, ?)
-         ON CONFLICT (issuer, jti) DO NOTHING",
-    )
-    .bind(issuer.to_string())
-    .bind(jti)
-    .bind(expires_at)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if fresh {
-        append_audit(&mut tx, events).await?;
+    let mut fresh = Vec::with_capacity(items.len());
+    let mut events = Vec::new();
+    for (id, event) in items {
+        let new = sqlx::query(
+            "INSERT INTO used_jtis (issuer, jti, expires_at) VALUES (?, ?, ?)
+             ON CONFLICT (issuer, jti) DO NOTHING",
+        )
+        .bind(&issuer)
+        .bind(id)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if new {
+            let mut event = event.clone();
+            if events.is_empty() {
+                event.data[evidence.0] = evidence.1.into();
+            }
+            events.push(event);
+        }
+        fresh.push(new);
     }
+    append_audit(&mut tx, &events).await?;
     tx.commit().await?;
     Ok(fresh)
 }

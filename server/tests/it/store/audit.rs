@@ -178,22 +178,28 @@ pub async fn statements_are_logged_once(db: TestDb) {
         "bafy-inv",
         serde_json::json!({"outcome": "ok"}),
     );
-    assert!(
-        s.append_audit_once(&gateway, "r-1", T0 + 60, std::slice::from_ref(&event))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !s.append_audit_once(&gateway, "r-1", T0 + 60, std::slice::from_ref(&event))
-            .await
-            .unwrap()
-    );
-    assert!(
-        s.append_audit_once(&gateway, "r-2", T0 + 60, std::slice::from_ref(&event))
-            .await
-            .unwrap()
-    );
+    let once = |id: &str| (id.to_owned(), event.clone());
+    let fresh = s
+        .append_audit_once(&gateway, T0 + 60, &[once("r-1")], ("statement", "signed-1"))
+        .await
+        .unwrap();
+    assert_eq!(fresh, [true]);
+    // Delivered again, beside a new one: only the new one is appended.
+    let fresh = s
+        .append_audit_once(
+            &gateway,
+            T0 + 60,
+            &[once("r-1"), once("r-2")],
+            ("statement", "signed-2"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fresh, [false, true]);
     assert_eq!(s.audit_head().await.unwrap().0, 2);
+    // Each appended batch's first entry carries the statement it came from.
+    let entries = s.audit_entries(0, 0).await.unwrap();
+    assert_eq!(entries[0].data["statement"], "signed-1");
+    assert_eq!(entries[1].data["statement"], "signed-2");
     // The id is consumed for ordinary use too.
     assert!(!s.use_jti(&gateway, "r-1", T0 + 60).await.unwrap());
 }
