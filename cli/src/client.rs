@@ -101,6 +101,18 @@ impl Client {
         &self.key
     }
 
+    /// The same service, as the holder of another key: the connection pool is shared and
+    /// the service is not asked again who it is.
+    pub fn with_key(&self, key: Keypair) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            key,
+            service: self.service,
+            owner: self.owner,
+        }
+    }
+
     pub async fn get(&self, path: &str) -> anyhow::Result<Json> {
         self.call(reqwest::Method::GET, path, None, CALL_TIMEOUT)
             .await

@@ -88,6 +88,8 @@ enum Command {
     AutoApprove(commands::auto::AutoApproveArgs),
     /// Require several devices to approve some commands (owner).
     Quorum(commands::quorum::QuorumArgs),
+    /// Load-test a service and gateway started here: full cycles, waiting agents, feed.
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -120,6 +122,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => cmd.run(cli.output, service, service_given),
         Command::AutoApprove(args) => args.run(cli.output, service),
         Command::Quorum(args) => args.run(cli.output, service),
+        Command::Bench(args) => args.run(cli.output),
     };
     match result {
         Ok(code) => code,

@@ -68,8 +68,9 @@ impl Metrics {
         h.sum += s;
     }
 
-    /// The exposition text; `pending` is read from the store at scrape time.
-    pub fn render(&self, pending: u64) -> String {
+    /// The exposition text; `pending` is read from the store at scrape time, `waiting` is
+    /// how many requests someone waits on in this process (long-polls, event streams).
+    pub fn render(&self, pending: u64, waiting: usize) -> String {
         let mut out = String::new();
         let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         for (family, help) in FAMILIES {
@@ -91,6 +92,10 @@ impl Metrics {
         let _ = writeln!(
             out,
             "# HELP countersign_pending_requests Requests waiting for a decision.\n# TYPE countersign_pending_requests gauge\ncountersign_pending_requests {pending}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP countersign_waiting_requests Requests someone is waiting on here (long-polls, event streams).\n# TYPE countersign_waiting_requests gauge\ncountersign_waiting_requests {waiting}"
         );
         let h = self
             .decision_seconds
@@ -134,7 +139,7 @@ mod tests {
         m.inc("countersign_issued_total", "");
         m.observe_decision(3);
         m.observe_decision(4000);
-        let text = m.render(7);
+        let text = m.render(7, 3);
         assert!(
             text.contains("countersign_requests_total{outcome=\"created\"} 2\n"),
             "{text}"
@@ -142,6 +147,7 @@ mod tests {
         assert!(text.contains("countersign_issued_total 1\n"));
         assert!(text.contains("countersign_decisions_total 0\n"));
         assert!(text.contains("countersign_pending_requests 7\n"));
+        assert!(text.contains("countersign_waiting_requests 3\n"));
         assert!(text.contains("countersign_time_to_decision_seconds_bucket{le=\"5\"} 1\n"));
         assert!(text.contains("countersign_time_to_decision_seconds_bucket{le=\"+Inf\"} 2\n"));
         assert!(text.contains("countersign_time_to_decision_seconds_count 2\n"));

@@ -36,8 +36,9 @@ pub struct ApproveArgs {
     key: Option<PathBuf>,
 }
 
+/// A request as an approver reads it.
 #[derive(Debug, Deserialize)]
-struct RequestView {
+pub(crate) struct RequestView {
     id: String,
     agent: AgentRef,
     cmd: String,
@@ -74,35 +75,11 @@ impl ApproveArgs {
             .context("--expires-in")?;
         client::runtime()?.block_on(async {
             let client = Client::connect(service, key).await?;
-            let path = format!("/v1/requests/{id}");
-            let request: RequestView = typed(client.get(&path).await?)?;
-            if request.id != id {
-                bail!("the service answered about another request");
-            }
-            if request.state != "pending" {
-                bail!("the request is {}, not pending", clean(&request.state));
-            }
-            let cmd: Command = request
-                .cmd
-                .parse()
-                .context("the request's command is invalid")?;
-            let requested = policy(&request.policy).context("the request's policy")?;
-            let picked = pick_match(request.match_choices.as_deref(), self.match_code)?;
-            let mut statements = requested.statements().to_vec();
-            statements.extend(narrowing.statements().iter().cloned());
-            let lifetime = shorter.map_or(request.lifetime, |s| s.min(request.lifetime));
-            let expiration = system::now().saturating_add(lifetime);
-            let mut builder = DelegationBuilder::new(client.service, Some(client.owner), cmd)
-                .policy(Policy::new(statements))
-                .expiration(Some(expiration));
-            if let Some(code) = picked {
-                let mut meta = Map::new();
-                meta.insert(MATCH_META, Value::String(code));
-                builder = builder.meta(meta);
-            }
-            let signed = builder.sign(client.key(), &mut system::nonces()?);
-            let body = json!({ "delegation": BASE64.encode(&signed.bytes) });
-            let answer = client.post(&format!("{path}/approve"), &body).await?;
+            let (request, body, expiration) =
+                sign_approval(&client, id, &narrowing, shorter, self.match_code).await?;
+            let answer = client
+                .post(&format!("/v1/requests/{id}/approve"), &body)
+                .await?;
             match output {
                 Output::Json => print_json(&answer),
                 Output::Text => {
@@ -124,6 +101,47 @@ impl ApproveArgs {
             Ok(ExitCode::SUCCESS)
         })
     }
+}
+
+/// Reads the pending request `id` and signs, with the client's (device) key, the device →
+/// service delegation approving it: the requested command and policy plus `narrowing`,
+/// for the requested lifetime or `shorter`. The request as read, the body to post to its
+/// `approve`, and when the approval expires.
+pub(crate) async fn sign_approval(
+    client: &Client,
+    id: &str,
+    narrowing: &Policy,
+    shorter: Option<u64>,
+    match_code: Option<String>,
+) -> anyhow::Result<(RequestView, Json, u64)> {
+    let request: RequestView = typed(client.get(&format!("/v1/requests/{id}")).await?)?;
+    if request.id != id {
+        bail!("the service answered about another request");
+    }
+    if request.state != "pending" {
+        bail!("the request is {}, not pending", clean(&request.state));
+    }
+    let cmd: Command = request
+        .cmd
+        .parse()
+        .context("the request's command is invalid")?;
+    let requested = policy(&request.policy).context("the request's policy")?;
+    let picked = pick_match(request.match_choices.as_deref(), match_code)?;
+    let mut statements = requested.statements().to_vec();
+    statements.extend(narrowing.statements().iter().cloned());
+    let lifetime = shorter.map_or(request.lifetime, |s| s.min(request.lifetime));
+    let expiration = system::now().saturating_add(lifetime);
+    let mut builder = DelegationBuilder::new(client.service, Some(client.owner), cmd)
+        .policy(Policy::new(statements))
+        .expiration(Some(expiration));
+    if let Some(code) = picked {
+        let mut meta = Map::new();
+        meta.insert(MATCH_META, Value::String(code));
+        builder = builder.meta(meta);
+    }
+    let signed = builder.sign(client.key(), &mut system::nonces()?);
+    let body = json!({ "delegation": BASE64.encode(&signed.bytes) });
+    Ok((request, body, expiration))
 }
 
 /// The code to sign into the approval when the request needs number matching.

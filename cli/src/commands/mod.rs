@@ -4,6 +4,7 @@ pub mod agent;
 pub mod approve;
 pub mod audit;
 pub mod auto;
+pub mod bench;
 pub mod config;
 pub mod db;
 pub mod delegate;

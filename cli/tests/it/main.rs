@@ -3,6 +3,7 @@
 // A failed unwrap is a failed test, in helpers as in tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bench;
 mod commands;
 mod controls;
 mod database;

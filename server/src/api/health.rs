@@ -37,6 +37,6 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(pending),
+        state.metrics.render(pending, state.waiters.len()),
     )
 }

@@ -35,10 +35,11 @@ pub struct JoinArgs {
     key: Option<PathBuf>,
 }
 
+/// A claimed pairing: its id, and the verification code both sides show.
 #[derive(Debug, Deserialize)]
-struct Claimed {
-    pairing_id: String,
-    verification: String,
+pub(crate) struct Claimed {
+    pub(crate) pairing_id: String,
+    pub(crate) verification: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,16 +62,8 @@ impl JoinArgs {
         };
         client::runtime()?.block_on(async {
             let client = Client::connect(service, key).await?;
-            let body = json!({ "code": self.code, "name": name });
-            let claimed: Claimed = typed(client.post("/v1/pairings/claim", &body).await?)?;
-            let expected = verification_string(&self.code, &client.did(), &client.service);
-            if claimed.verification != expected {
-                bail!(
-                    "the service's verification code {:?} is not the one computed here ({expected}); \
-                     do not confirm this pairing",
-                    clean(&claimed.verification)
-                );
-            }
+            let claimed = claim(&client, &self.code, &name).await?;
+            let expected = claimed.verification.clone();
             if output == Output::Json {
                 print_json(&json!({
                     "pairing_id": claimed.pairing_id,
@@ -96,6 +89,22 @@ impl JoinArgs {
             Ok(ExitCode::SUCCESS)
         })
     }
+}
+
+/// Claims a pairing code with the client's key (the device's side), checking that the
+/// verification code the service answers is the one computed here.
+pub(crate) async fn claim(client: &Client, code: &str, name: &str) -> anyhow::Result<Claimed> {
+    let body = json!({ "code": code, "name": name });
+    let claimed: Claimed = typed(client.post("/v1/pairings/claim", &body).await?)?;
+    let expected = verification_string(code, &client.did(), &client.service);
+    if claimed.verification != expected {
+        bail!(
+            "the service's verification code {:?} is not the one computed here ({expected}); \
+             do not confirm this pairing",
+            clean(&claimed.verification)
+        );
+    }
+    Ok(claimed)
 }
 
 /// Waits until the service knows this key as a device, for as long as the code lives.

@@ -1,7 +1,7 @@
 //! `countersign device pair|join|list|remove`: the approver devices.
 
-mod join;
-mod pair;
+pub(crate) mod join;
+pub(crate) mod pair;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

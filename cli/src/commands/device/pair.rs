@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use countersign_core::policy::Policy;
 use countersign_core::{Command, DelegationBuilder, Did, json};
 use countersign_server::pairing::verification_string;
 use data_encoding::BASE64;
@@ -44,18 +45,20 @@ pub struct PairArgs {
     key: Option<PathBuf>,
 }
 
+/// A pairing just opened.
 #[derive(Debug, Deserialize)]
-struct PairingCreated {
-    id: String,
-    code: String,
+pub(crate) struct PairingCreated {
+    pub(crate) id: String,
+    pub(crate) code: String,
     url: String,
     expires_at: i64,
 }
 
+/// A pairing as the owner sees it: `open`, then `claimed` by a device.
 #[derive(Debug, Deserialize)]
-struct PairingView {
-    state: String,
-    device_did: Option<String>,
+pub(crate) struct PairingView {
+    pub(crate) state: String,
+    pub(crate) device_did: Option<String>,
     device_name: Option<String>,
 }
 
@@ -94,13 +97,7 @@ impl PairArgs {
         let runtime = client::runtime()?;
         let (client, pairing, device) = runtime.block_on(async {
             let client = Client::connect(service, key).await?;
-            let body = json!({
-                "name": self.name,
-                "allow": allow.iter().map(Command::as_str).collect::<Vec<_>>(),
-                "policy": json::to_json(&policy.to_value()),
-                "expires_in": lifetime,
-            });
-            let pairing: PairingCreated = typed(client.post("/v1/pairings", &body).await?)?;
+            let pairing = open(&client, self.name.as_deref(), &allow, &policy, lifetime).await?;
             let expires = u64::try_from(pairing.expires_at).map_or_else(|_| "?".to_owned(), date);
             match output {
                 Output::Json => print_json(&json!({
@@ -137,30 +134,18 @@ impl PairArgs {
             return Ok(ExitCode::from(1));
         }
 
-        let now = system::now();
-        let expiration = now.saturating_add(lifetime);
-        let mut delegations = Vec::new();
-        for cmd in &allow {
-            let signed = DelegationBuilder::new(device_did, Some(client.owner), cmd.clone())
-                .policy(policy.clone())
-                .expiration(Some(expiration))
-                .sign(client.key(), &mut system::nonces()?);
-            delegations.push(BASE64.encode(&signed.bytes));
-        }
-        let confirm = format!(
-            "/v1/pairings/{}/confirm",
-            segment(&pairing.id, "pairing id")?
-        );
-        let confirmed: Confirmed = runtime.block_on(async {
-            typed(
-                client
-                    .post(&confirm, &json!({ "delegations": delegations }))
-                    .await?,
-            )
-        })?;
+        let expiration = system::now().saturating_add(lifetime);
+        let device_id = runtime.block_on(confirm(
+            &client,
+            &pairing.id,
+            device_did,
+            &allow,
+            &policy,
+            expiration,
+        ))?;
         match output {
             Output::Json => print_json(&json!({
-                "device_id": confirmed.device_id,
+                "device_id": device_id,
                 "device_did": device_did.to_string(),
                 "device_name": device_name,
                 "verification": verification,
@@ -168,7 +153,7 @@ impl PairArgs {
             })),
             Output::Text => println!(
                 "paired device {} ({}); it may approve {} until {}",
-                clean(&confirmed.device_id),
+                clean(&device_id),
                 clean(&device_name),
                 allow
                     .iter()
@@ -180,6 +165,54 @@ impl PairArgs {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// Opens a pairing (owner): the one-time code a device claims, valid for ten minutes.
+/// The device will approve `allow` under `policy` for `lifetime` seconds once confirmed.
+pub(crate) async fn open(
+    client: &Client,
+    name: Option<&str>,
+    allow: &[Command],
+    policy: &Policy,
+    lifetime: u64,
+) -> anyhow::Result<PairingCreated> {
+    let body = json!({
+        "name": name,
+        "allow": allow.iter().map(Command::as_str).collect::<Vec<_>>(),
+        "policy": json::to_json(&policy.to_value()),
+        "expires_in": lifetime,
+    });
+    typed(client.post("/v1/pairings", &body).await?)
+}
+
+/// Confirms a claimed pairing (owner): signs an owner → device standing delegation for
+/// each of `allow`, under `policy`, until `expiration`. The new device's id.
+pub(crate) async fn confirm(
+    client: &Client,
+    pairing_id: &str,
+    device: Did,
+    allow: &[Command],
+    policy: &Policy,
+    expiration: u64,
+) -> anyhow::Result<String> {
+    let mut delegations = Vec::new();
+    for cmd in allow {
+        let signed = DelegationBuilder::new(device, Some(client.owner), cmd.clone())
+            .policy(policy.clone())
+            .expiration(Some(expiration))
+            .sign(client.key(), &mut system::nonces()?);
+        delegations.push(BASE64.encode(&signed.bytes));
+    }
+    let path = format!(
+        "/v1/pairings/{}/confirm",
+        segment(pairing_id, "pairing id")?
+    );
+    let confirmed: Confirmed = typed(
+        client
+            .post(&path, &json!({ "delegations": delegations }))
+            .await?,
+    )?;
+    Ok(confirmed.device_id)
 }
 
 /// Waits until a device claims the pairing, or its code expires: the device's DID and name.
