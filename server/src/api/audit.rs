@@ -6,20 +6,17 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::actions::checkpoint::sign_now;
-use crate::audit::{Checkpoint, Entry, kind};
-use crate::auth::{Owner, jwt};
+use crate::audit::{Checkpoint, Entry};
+use crate::auth::Owner;
 use crate::error::ApiError;
-use crate::input::{JsonBody, QueryArgs};
+use crate::input::QueryArgs;
 use crate::state::AppState;
-use crate::store::AuditEvent;
 
 const PAGE: u32 = 1000;
 const RECHECK: Duration = Duration::from_secs(2);
