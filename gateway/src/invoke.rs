@@ -101,7 +101,7 @@ async fn execute(state: AppState, run: Execution) -> Result<Invoked, ApiError> {
     };
     let upstream = route.adapter.call(run.prepared, &cid).await;
     state.store.record(Record {
-        invocation: cid.clone(),
+        invocation: run.cid.clone(),
         kind: ATTEMPT.to_owned(),
         route: run.command.to_string(),
         outcome: upstream.outcome,
@@ -126,7 +126,7 @@ async fn execute(state: AppState, run: Execution) -> Result<Invoked, ApiError> {
 /// Queues the receipt of a refusal that came after the chain was found valid.
 fn refusal_receipt(state: &AppState, seen: &Seen, kind: Kind) {
     state.store.record(Record {
-        invocation: seen.cid.to_string(),
+        invocation: seen.cid.clone(),
         kind: kind.as_str().to_owned(),
         route: seen.command.to_string(),
         outcome: Outcome::Refused,

@@ -4,6 +4,10 @@
 //! Every write goes through one writer task that commits concurrent requests together in
 //! one transaction (group commit): each caller that waits is answered only once its
 //! batch is durable, and the cost of the `fsync` is shared by the whole batch.
+//!
+//! Accepted invocations are an append-only log; the writer keeps the unexpired CIDs in
+//! memory, read from the log when the store opens, and refuses a CID it holds. A CID is
+//! answered "new" only once its row is committed, so a crash never lets one run twice.
 
 mod writer;
 
@@ -30,6 +34,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const PAGE_SIZE: u32 = 1024;
 /// Page cache of the writer connection, in KiB: the replay keys of a busy gateway.
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
+/// WAL pages between checkpoints (16 MiB of 1 KiB pages). A checkpoint copies every page
+/// the WAL holds back into the database, once however often it was written, and runs in
+/// the commit that crosses the mark: a long interval writes each hot page of the replay
+/// table once per interval rather than once per few transactions.
+const CHECKPOINT_PAGES: u32 = 16 * 1024;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -90,7 +99,7 @@ impl Outcome {
 /// A receipt ready to deliver: the end of an attempt, or a refusal.
 #[derive(Clone, Debug)]
 pub struct Record {
-    pub invocation: String,
+    pub invocation: Cid,
     /// `attempt`, or the kind of the refusal.
     pub kind: String,
     pub route: String,
@@ -149,20 +158,7 @@ impl Store {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&reads).await?;
-        let mut tx = reads.begin().await?;
-        let orphans = sqlx::query(
-            "INSERT INTO outbox (invocation, kind, route, outcome, status, at) \
-             SELECT invocation, ?, route, 'unknown', 0, ? FROM inflight ORDER BY at",
-        )
-        .bind(ATTEMPT)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        sqlx::query("DELETE FROM inflight")
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let orphans = report_orphans(&reads, now).await?;
         if orphans > 0 {
             tracing::warn!(
                 receipts = orphans,
@@ -170,7 +166,10 @@ impl Store {
                  outcome \"unknown\""
             );
         }
-        let writer_options = options.pragma("cache_size", format!("-{WRITER_CACHE_KIB}"));
+        let accepted = writer::Accepted::load(&reads).await?;
+        let writer_options = options
+            .pragma("cache_size", format!("-{WRITER_CACHE_KIB}"))
+            .pragma("wal_autocheckpoint", CHECKPOINT_PAGES.to_string());
         let (tx, rx) = mpsc::unbounded_channel();
         let receipts_ready = Arc::new(Notify::new());
         let stats = Arc::new(WriterStats::default());
@@ -195,7 +194,7 @@ impl Store {
                     match SqliteConnection::connect_with(&writer_options).await {
                         Ok(conn) => {
                             let _ = started.send(Ok(()));
-                            writer::run(conn, rx, ready, writer_stats).await;
+                            writer::run(conn, accepted, rx, ready, writer_stats).await;
                         }
                         Err(e) => {
                             let _ = started.send(Err(e.into()));
@@ -287,9 +286,10 @@ impl Store {
 
     /// Upstream calls under way (their invocations' CIDs).
     pub async fn inflight(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT invocation FROM inflight")
+        let cids: Vec<Vec<u8>> = sqlx::query_scalar("SELECT cid FROM accepted WHERE ended = 0")
             .fetch_all(&self.reads)
-            .await?)
+            .await?;
+        cids.iter().map(|c| cid_text(c)).collect()
     }
 
     /// How the writer has been doing (for benchmarks and inspection).
@@ -305,4 +305,38 @@ impl Store {
     fn send(&self, op: Op) -> Result<()> {
         self.writer.send(op).map_err(|_| StoreError::Closed)
     }
+}
+
+/// Turns the calls a previous run left under way into receipts saying `unknown`: their
+/// upstream call may or may not have happened. Returns how many.
+async fn report_orphans(reads: &SqlitePool, now: i64) -> Result<usize> {
+    let mut tx = reads.begin().await?;
+    let orphans = sqlx::query("SELECT id, cid, route FROM accepted WHERE ended = 0 ORDER BY id")
+        .fetch_all(&mut *tx)
+        .await?;
+    for row in &orphans {
+        let cid: Vec<u8> = row.try_get("cid")?;
+        sqlx::query(
+            "INSERT INTO outbox (invocation, kind, route, outcome, status, at) \
+             VALUES (?, ?, ?, 'unknown', 0, ?)",
+        )
+        .bind(cid_text(&cid)?)
+        .bind(ATTEMPT)
+        .bind(row.try_get::<String, _>("route")?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("UPDATE accepted SET ended = 1 WHERE ended = 0")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(orphans.len())
+}
+
+/// A binary CID from the store, as text.
+fn cid_text(bytes: &[u8]) -> Result<String> {
+    Cid::from_bytes(bytes)
+        .map(|c| c.to_string())
+        .map_err(|e| StoreError::Database(format!("a stored CID does not parse: {e}")))
 }

@@ -1,13 +1,13 @@
 //! The single writer: takes every write waiting in its queue, applies them in one
 //! transaction, commits once, then answers each caller.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::sqlite::SqliteConnection;
-use sqlx::{Connection, QueryBuilder, Sqlite};
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{ATTEMPT, Claim, Record, Result, Revocation, StoreError};
@@ -46,6 +46,53 @@ impl WriterStats {
     }
 }
 
+/// The invocations accepted and not yet forgotten, by binary CID. Only the writer holds
+/// it, and changes it only after the transaction that wrote the same change committed.
+#[derive(Debug, Default)]
+pub(super) struct Accepted {
+    by_cid: HashMap<Box<[u8]>, Entry>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// The row in `accepted`.
+    id: i64,
+    expires_at: i64,
+    /// The upstream call has ended (its receipt is queued).
+    ended: bool,
+}
+
+impl Accepted {
+    /// Every row of the log.
+    pub(super) async fn load(reads: &SqlitePool) -> Result<Accepted> {
+        let rows = sqlx::query("SELECT id, cid, expires_at, ended FROM accepted")
+            .fetch_all(reads)
+            .await?;
+        let mut by_cid = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let cid: Vec<u8> = row.try_get("cid")?;
+            let entry = Entry {
+                id: row.try_get("id")?,
+                expires_at: row.try_get("expires_at")?,
+                ended: row.try_get::<i64, _>("ended")? != 0,
+            };
+            by_cid.insert(cid.into_boxed_slice(), entry);
+        }
+        Ok(Accepted { by_cid })
+    }
+}
+
+/// What a committed transaction changes in memory.
+#[derive(Debug, Default)]
+struct Applied {
+    /// CIDs accepted, with their rows.
+    accepted: Vec<(Box<[u8]>, Entry)>,
+    /// Rows whose call ended.
+    ended: Vec<Box<[u8]>>,
+    /// Entries that expired before this moment were forgotten.
+    pruned_before: Option<i64>,
+}
+
 #[derive(Debug)]
 pub(super) enum Op {
     Claim(Claim, Reply<bool>),
@@ -57,6 +104,7 @@ pub(super) enum Op {
 
 pub(super) async fn run(
     mut conn: SqliteConnection,
+    mut accepted: Accepted,
     mut rx: mpsc::UnboundedReceiver<Op>,
     receipts_ready: Arc<Notify>,
     stats: Arc<WriterStats>,
@@ -71,11 +119,23 @@ pub(super) async fn run(
             }
         }
         let started = Instant::now();
-        let result = apply(&mut conn, &batch).await;
+        let result = apply(&mut conn, &accepted, &batch).await;
         stats.record(batch.len(), started.elapsed());
-        if let Err(e) = &result {
-            tracing::error!(error = %e, ops = batch.len(), "a store transaction failed");
-        }
+        let result = match result {
+            Ok(applied) => {
+                let new = applied
+                    .accepted
+                    .iter()
+                    .map(|(cid, _)| cid.clone())
+                    .collect();
+                accepted.commit(applied);
+                Ok(new)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, ops = batch.len(), "a store transaction failed");
+                Err(e)
+            }
+        };
         let records = batch.iter().any(|op| matches!(op, Op::Record(_)));
         answer(batch.drain(..), result.map_err(StoreError::from));
         if records {
@@ -84,8 +144,28 @@ pub(super) async fn run(
     }
 }
 
+impl Accepted {
+    fn commit(&mut self, applied: Applied) {
+        self.by_cid.extend(applied.accepted);
+        for cid in applied.ended {
+            if let Some(entry) = self.by_cid.get_mut(&cid) {
+                entry.ended = true;
+            }
+        }
+        if let Some(before) = applied.pruned_before {
+            self.by_cid.retain(|_, e| !forgotten(e, before));
+        }
+    }
+}
+
+/// Whether an entry is dropped by a prune of what expired before `before`: a call still
+/// under way is kept, so that its end can be recorded.
+fn forgotten(entry: &Entry, before: i64) -> bool {
+    entry.ended && entry.expires_at < before
+}
+
 /// Answers every caller of a batch; of several claims of one CID, only the first wins.
-fn answer(batch: impl Iterator<Item = Op>, result: Result<HashSet<Vec<u8>>>) {
+fn answer(batch: impl Iterator<Item = Op>, result: Result<HashSet<Box<[u8]>>>) {
     let mut answered = HashSet::new();
     for op in batch {
         match op {
@@ -104,8 +184,12 @@ fn answer(batch: impl Iterator<Item = Op>, result: Result<HashSet<Vec<u8>>>) {
     }
 }
 
-/// Applies a batch in one transaction; returns the CIDs (binary) newly claimed.
-async fn apply(conn: &mut SqliteConnection, batch: &[Op]) -> sqlx::Result<HashSet<Vec<u8>>> {
+/// Applies a batch in one transaction; returns what changes in memory once it commits.
+async fn apply(
+    conn: &mut SqliteConnection,
+    accepted: &Accepted,
+    batch: &[Op],
+) -> sqlx::Result<Applied> {
     let mut seen = HashSet::new();
     let mut claims = Vec::new();
     let mut ended = Vec::new();
@@ -117,7 +201,8 @@ async fn apply(conn: &mut SqliteConnection, batch: &[Op]) -> sqlx::Result<HashSe
     for op in batch {
         match op {
             Op::Claim(c, _) => {
-                if seen.insert(c.cid.as_bytes()) {
+                let key = c.cid.as_bytes();
+                if !accepted.by_cid.contains_key(key) && seen.insert(key) {
                     claims.push(c);
                 }
             }
@@ -131,15 +216,19 @@ async fn apply(conn: &mut SqliteConnection, batch: &[Op]) -> sqlx::Result<HashSe
             Op::Prune(before, _) => prune = prune.max(Some(*before)),
         }
     }
+    let mut applied = Applied {
+        pruned_before: prune,
+        ..Applied::default()
+    };
     let mut tx = conn.begin().await?;
-    let inserted = claim(&mut tx, &claims).await?;
+    applied.accepted = accept(&mut tx, &claims).await?;
     // Receipts to deliver: the ends of calls, and refusals not reported before.
     let mut outbox: Vec<&Record> = ended.clone();
     for chunk in refusals.chunks(ROWS_PER_STATEMENT) {
         let mut q =
             QueryBuilder::<Sqlite>::new("INSERT INTO refusals (invocation, kind, expires_at) ");
         q.push_values(chunk, |mut row, r| {
-            row.push_bind(r.invocation.clone())
+            row.push_bind(r.invocation.to_string())
                 .push_bind(r.kind.clone())
                 .push_bind(r.expires_at);
         });
@@ -153,7 +242,7 @@ async fn apply(conn: &mut SqliteConnection, batch: &[Op]) -> sqlx::Result<HashSe
         outbox.extend(
             chunk
                 .iter()
-                .filter(|r| new.contains(&(r.invocation.clone(), r.kind.clone()))),
+                .filter(|r| new.contains(&(r.invocation.to_string(), r.kind.clone()))),
         );
     }
     for chunk in outbox.chunks(ROWS_PER_STATEMENT) {
@@ -161,7 +250,7 @@ async fn apply(conn: &mut SqliteConnection, batch: &[Op]) -> sqlx::Result<HashSe
             "INSERT INTO outbox (invocation, kind, route, outcome, status, at) ",
         );
         q.push_values(chunk, |mut row, r| {
-            row.push_bind(r.invocation.clone())
+            row.push_bind(r.invocation.to_string())
                 .push_bind(r.kind.clone())
                 .push_bind(r.route.clone())
                 .push_bind(r.outcome.as_str())
@@ -170,15 +259,25 @@ async fn apply(conn: &mut SqliteConnection, batch: &[Op]) -> sqlx::Result<HashSe
         });
         q.build().execute(&mut *tx).await?;
     }
-    for chunk in ended.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM inflight WHERE invocation IN (");
-        let mut list = q.separated(", ");
-        for r in chunk {
-            list.push_bind(r.invocation.clone());
+    // The calls that ended: their rows are known in memory (a call under way is never
+    // forgotten), and lie near the end of the log.
+    let rows: Vec<i64> = ended
+        .iter()
+        .filter_map(|r| accepted.by_cid.get(r.invocation.as_bytes()).map(|e| e.id))
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE accepted SET ended = 1 WHERE id IN (");
+        let mut ids = q.separated(", ");
+        for id in chunk {
+            ids.push_bind(*id);
         }
         q.push(")");
         q.build().execute(&mut *tx).await?;
     }
+    applied.ended = ended
+        .iter()
+        .map(|r| r.invocation.as_bytes().into())
+        .collect();
     for chunk in delivered.chunks(ROWS_PER_STATEMENT) {
         let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM outbox WHERE id IN (");
         let mut ids = q.separated(", ");
@@ -208,45 +307,44 @@ async fn apply(conn: &mut SqliteConnection, batch: &[Op]) -> sqlx::Result<HashSe
         .await?;
     }
     if let Some(before) = prune {
-        for table in ["replay", "refusals"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < ?"))
-                .bind(before)
-                .execute(&mut *tx)
-                .await?;
-        }
+        sqlx::query("DELETE FROM accepted WHERE expires_at < ? AND ended = 1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM refusals WHERE expires_at < ?")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
-    Ok(inserted)
+    Ok(applied)
 }
 
-/// Inserts the replay rows, and the calls under way for those that are new.
-async fn claim(
+/// Appends the newly accepted invocations to the log; returns them with their rows.
+async fn accept(
     tx: &mut sqlx::Transaction<'_, Sqlite>,
     claims: &[&Claim],
-) -> sqlx::Result<HashSet<Vec<u8>>> {
-    let mut inserted = HashSet::with_capacity(claims.len());
+) -> sqlx::Result<Vec<(Box<[u8]>, Entry)>> {
+    let mut accepted = Vec::with_capacity(claims.len());
     for chunk in claims.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO replay (cid, expires_at) ");
+        let mut q =
+            QueryBuilder::<Sqlite>::new("INSERT INTO accepted (cid, expires_at, route, at) ");
         q.push_values(chunk, |mut row, c| {
             row.push_bind(c.cid.as_bytes().to_vec())
-                .push_bind(c.expires_at);
-        });
-        q.push(" ON CONFLICT (cid) DO NOTHING RETURNING cid");
-        let rows: Vec<Vec<u8>> = q.build_query_scalar().fetch_all(&mut **tx).await?;
-        inserted.extend(rows);
-    }
-    let new: Vec<&&Claim> = claims
-        .iter()
-        .filter(|c| inserted.contains(c.cid.as_bytes()))
-        .collect();
-    for chunk in new.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO inflight (invocation, route, at) ");
-        q.push_values(chunk, |mut row, c| {
-            row.push_bind(c.cid.to_string())
+                .push_bind(c.expires_at)
                 .push_bind(c.route.clone())
                 .push_bind(c.at);
         });
-        q.build().execute(&mut **tx).await?;
+        q.push(" RETURNING id, cid, expires_at");
+        for row in q.build().fetch_all(&mut **tx).await? {
+            let cid: Vec<u8> = row.try_get("cid")?;
+            let entry = Entry {
+                id: row.try_get("id")?,
+                expires_at: row.try_get("expires_at")?,
+                ended: false,
+            };
+            accepted.push((cid.into_boxed_slice(), entry));
+        }
     }
-    Ok(inserted)
+    Ok(accepted)
 }

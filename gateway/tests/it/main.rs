@@ -11,4 +11,5 @@ mod payments;
 mod quorum;
 mod receipts;
 mod refusals;
+mod store;
 mod support;
