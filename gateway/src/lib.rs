@@ -24,6 +24,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::serve::ListenerExt;
 use countersign_core::validate::Limits;
 use countersign_core::{Cid, Validator};
 use countersign_server::clock::Clock;
@@ -151,6 +152,11 @@ impl Gateway {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // Answers go out at once, not after the client's delayed acknowledgement of the
+        // previous segment.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await

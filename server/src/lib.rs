@@ -95,6 +95,9 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // Small answers and stream events go out at once, not after the peer's
+                // delayed acknowledgement of the previous segment.
+                let _ = stream.set_nodelay(true);
                 let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service.clone());
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
