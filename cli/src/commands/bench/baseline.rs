@@ -15,7 +15,7 @@ use sqlx::{ConnectOptions, Connection};
 
 use crate::system;
 
-/// The two rates.
+/// The two rates, measured once.
 #[derive(Debug, Clone, Copy)]
 pub struct Baselines {
     pub inserts_per_sec: f64,
@@ -34,13 +34,50 @@ impl Baselines {
             verifies_per_sec: verify_strict(verifies)?,
         })
     }
+}
 
-    /// The mean of two measurements.
-    pub fn mean(&self, other: &Baselines) -> Baselines {
+/// The baselines measured several times in a run (before, between and after the
+/// phases): a shared machine's disk in particular varies from one second to the next.
+#[derive(Debug, Clone, Default)]
+pub struct Series(pub Vec<Baselines>);
+
+impl Series {
+    /// The median of each rate: what the ratios are taken against.
+    pub fn median(&self) -> Baselines {
         Baselines {
-            inserts_per_sec: (self.inserts_per_sec + other.inserts_per_sec) / 2.0,
-            verifies_per_sec: (self.verifies_per_sec + other.verifies_per_sec) / 2.0,
+            inserts_per_sec: median(self.0.iter().map(|b| b.inserts_per_sec)),
+            verifies_per_sec: median(self.0.iter().map(|b| b.verifies_per_sec)),
         }
+    }
+
+    pub fn min(&self) -> Baselines {
+        self.fold(f64::min)
+    }
+
+    pub fn max(&self) -> Baselines {
+        self.fold(f64::max)
+    }
+
+    fn fold(&self, f: impl Fn(f64, f64) -> f64) -> Baselines {
+        let pick = |get: fn(&Baselines) -> f64| self.0.iter().map(get).reduce(&f).unwrap_or(0.0);
+        Baselines {
+            inserts_per_sec: pick(|b| b.inserts_per_sec),
+            verifies_per_sec: pick(|b| b.verifies_per_sec),
+        }
+    }
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
     }
 }
 

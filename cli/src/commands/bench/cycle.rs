@@ -39,6 +39,9 @@ pub struct CycleResult {
     pub messages: Vec<String>,
     /// CPU time each process used in the window.
     pub cpu: Vec<(String, Duration)>,
+    /// The machine's CPUs in the window: the share busy, and waiting for I/O.
+    pub machine_busy: f64,
+    pub machine_iowait: f64,
     /// Capabilities issued, for the revocation phase.
     pub issued: Vec<Cid>,
 }
@@ -94,8 +97,11 @@ pub async fn run(
     // CPU time of every process over the window.
     tokio::time::sleep_until(measure_from.into()).await;
     let cpu_before = cpu_times(&pids);
+    let machine_before = super::launch::machine_cpu()?;
     tokio::time::sleep_until(deadline.into()).await;
     let cpu_after = cpu_times(&pids);
+    let (machine_busy, machine_iowait) =
+        machine_before.shares_until(&super::launch::machine_cpu()?);
     let mut all: Vec<Timings> = Vec::new();
     let drained = tokio::time::timeout(DRAIN, async {
         while let Some(joined) = tasks.join_next().await {
@@ -145,6 +151,8 @@ pub async fn run(
         errors: counts.errors(),
         messages: counts.messages(),
         cpu,
+        machine_busy,
+        machine_iowait,
         issued,
     })
 }

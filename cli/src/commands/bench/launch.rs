@@ -50,17 +50,19 @@ impl Process {
             .open(log)
             .with_context(|| format!("cannot create {}", log.display()))?;
         let mut command = Command::new(exe);
-        // The caller's settings must not leak into the processes under test.
+        // The caller's settings must not leak into the processes under test, except the
+        // log filter (to look into a run: their logs are kept with --keep).
         for (var, _) in std::env::vars_os() {
             if var.to_string_lossy().starts_with("COUNTERSIGN_") {
                 command.env_remove(var);
             }
         }
+        let filter = std::env::var("COUNTERSIGN_LOG").unwrap_or_else(|_| "warn".to_owned());
         command
             .arg("--output")
             .arg("json")
             .args(args)
-            .env("COUNTERSIGN_LOG", "warn")
+            .env("COUNTERSIGN_LOG", filter)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -327,6 +329,10 @@ max_pending_total = 100000000
 [agents]
 max_pending = 1000000
 rate_per_min = 1000000
+
+# Bare connections are held open while the memory they cost is measured.
+[limits]
+header_timeout = "60s"
 "#,
         data = quote(&data.display().to_string()),
         database = quote(database.unwrap_or("")),
@@ -440,6 +446,44 @@ pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
     // Linux reports these in USER_HZ, 100 per second on every architecture it runs on.
     let total = ticks(11)? + ticks(12)?;
     Ok(Duration::from_millis(total * 10))
+}
+
+/// What the whole machine's CPUs did, in USER_HZ ticks, from `/proc/stat`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MachineCpu {
+    pub total: u64,
+    pub idle: u64,
+    pub iowait: u64,
+}
+
+pub fn machine_cpu() -> anyhow::Result<MachineCpu> {
+    let stat = std::fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .ok_or_else(|| anyhow!("/proc/stat has no cpu line"))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let at = |i: usize| fields.get(i).copied().unwrap_or(0);
+    Ok(MachineCpu {
+        // user nice system idle iowait irq softirq steal; guest time is within user.
+        total: (0..8).map(at).sum(),
+        idle: at(3),
+        iowait: at(4),
+    })
+}
+
+impl MachineCpu {
+    /// The shares of time busy and waiting for I/O between `self` and a later reading.
+    pub fn shares_until(&self, later: &MachineCpu) -> (f64, f64) {
+        let total = later.total.saturating_sub(self.total).max(1) as f64;
+        let idle = later.idle.saturating_sub(self.idle) as f64;
+        let iowait = later.iowait.saturating_sub(self.iowait) as f64;
+        ((total - idle - iowait) / total, iowait / total)
+    }
 }
 
 /// The soft limit on open files of this process (children inherit it).

@@ -1,12 +1,18 @@
-//! What waiting agents cost the service: `agents` agents each ask once; the service is
-//! restarted, so that the measure starts from a fresh process rather than one whose
-//! allocator holds memory freed by earlier phases; then every agent long-polls at once
-//! (one connection and one request each), and the growth of the service's resident
-//! memory is divided by the number of long-polls the service reports holding.
+//! What waiting agents cost the service: `agents` agents each ask once; then every agent
+//! long-polls at once (one connection and one request each), and the growth of the
+//! service's resident memory is divided by the number of long-polls the service reports
+//! holding. The service is restarted first, so that the measure starts from a fresh
+//! process rather than one whose allocator holds memory freed by earlier phases.
+//!
+//! Beforehand, from another fresh process, the floor under that figure: as many bare
+//! connections that have sent the first line of a request and a header (the HTTP layer
+//! holds them, and its buffers, before the service sees a request).
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
 use super::launch::{self, Launch};
@@ -14,7 +20,7 @@ use super::scene::{self, Scene};
 use super::ticker::{Counts, Ticker};
 use super::waiting::{HOLD, create_requests, until_waiting};
 
-/// Long-polls opened at a time, each batch held before the next is opened.
+/// Connections opened at a time; each batch of long-polls is held before the next opens.
 const BATCH: usize = 500;
 /// How long the service may take to hold one batch.
 const BATCH_PATIENCE: Duration = Duration::from_secs(60);
@@ -29,6 +35,8 @@ pub struct MemoryResult {
     pub loaded: u64,
     /// Bytes per waiting agent.
     pub per_waiting: f64,
+    /// Bytes per bare connection that sent a partial request head.
+    pub per_connection: f64,
     /// The highest resident memory of any replica during this phase.
     pub peak: u64,
     pub errors: u64,
@@ -43,14 +51,15 @@ pub async fn run(
 ) -> anyhow::Result<MemoryResult> {
     let setup = Counts::new();
     let (agent_keys, ids) = {
-        let _ticker = Ticker::start(
-            "memory: registering",
-            "agents",
-            Some(agents as u64),
-            setup.clone(),
-        );
-        let registered = scene.register(label, agents, &setup).await?;
-        drop(_ticker);
+        let registered = {
+            let _ticker = Ticker::start(
+                "memory: registering",
+                "agents",
+                Some(agents as u64),
+                setup.clone(),
+            );
+            scene.register(label, agents, &setup).await?
+        };
         let asked = Counts::new();
         let _ticker = Ticker::start(
             "memory: asking",
@@ -62,7 +71,38 @@ pub async fn run(
         let keys: Vec<_> = registered.into_iter().map(|a| a.key).collect();
         (keys, ids)
     };
-    eprintln!("bench: memory: restarting the service");
+
+    eprintln!("bench: memory: restarting the service; {agents} bare connections");
+    launch.restart_services()?;
+    let scene = scene
+        .reconnect(&launch.service_urls())
+        .await
+        .context("reconnecting after the restart")?;
+    tokio::time::sleep(SETTLE).await;
+    let rest = resident(launch)?;
+    let mut bare = Vec::with_capacity(agents);
+    for (i, id) in ids.iter().enumerate() {
+        let url = &scene.urls[i % scene.urls.len()];
+        let addr = url.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("cannot connect to {addr}"))?;
+        let head = format!("GET /v1/requests/{id}/wait?timeout=600 HTTP/1.1\r\nHost: {addr}\r\n");
+        stream
+            .write_all(head.as_bytes())
+            .await
+            .context("cannot send a request head")?;
+        bare.push(stream);
+        if i % BATCH == BATCH - 1 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    tokio::time::sleep(SETTLE).await;
+    let with_bare = resident(launch)?;
+    drop(bare);
+    let per_connection = with_bare.saturating_sub(rest) as f64 / agents as f64;
+
+    eprintln!("bench: memory: restarting the service; {agents} agents waiting");
     launch.restart_services()?;
     let scene = scene
         .reconnect(&launch.service_urls())
@@ -70,11 +110,7 @@ pub async fn run(
         .context("reconnecting after the restart")?;
     // Measured at rest, once it has answered a first call.
     tokio::time::sleep(SETTLE).await;
-    let pids = launch.service_pids();
-    let idle: u64 = pids
-        .iter()
-        .map(|p| launch::memory(*p).map(|m| m.rss))
-        .sum::<anyhow::Result<u64>>()?;
+    let idle = resident(launch)?;
     let counts = Counts::new();
     let _ticker = Ticker::start(
         "memory: waiting",
@@ -103,8 +139,8 @@ pub async fn run(
     let held = scene.waiting().await?;
     let mut loaded = 0;
     let mut peak = 0;
-    for pid in &pids {
-        let m = launch::memory(*pid)?;
+    for pid in launch.service_pids() {
+        let m = launch::memory(pid)?;
         loaded += m.rss;
         peak = peak.max(m.peak);
     }
@@ -118,12 +154,22 @@ pub async fn run(
     }
     polls.abort_all();
     Ok(MemoryResult {
-        waiting: held as usize,
+        waiting: usize::try_from(held).unwrap_or(usize::MAX),
         idle,
         loaded,
         per_waiting: loaded.saturating_sub(idle) as f64 / held.max(1) as f64,
+        per_connection,
         peak,
         errors: counts.errors() + setup.errors(),
         messages: counts.messages(),
     })
+}
+
+/// The service's resident memory, summed over its replicas.
+fn resident(launch: &Launch) -> anyhow::Result<u64> {
+    launch
+        .service_pids()
+        .iter()
+        .map(|p| launch::memory(*p).map(|m| m.rss))
+        .sum()
 }

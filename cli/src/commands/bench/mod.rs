@@ -2,10 +2,10 @@
 //! through full approval cycles and the scenarios the targets are stated for; measures the
 //! machine's own bounds in the same run and reports every figure against them.
 //!
-//! Phases, in order: the baselines; the full-cycle load; approval-to-agent latency with
-//! many agents waiting; revocation fan-out to feed subscribers; the service's memory per
-//! waiting agent (after a restart); the baselines again. Everything runs on loopback and
-//! stops by itself.
+//! Phases, in order: the full-cycle load; approval-to-agent latency with many agents
+//! waiting; revocation fan-out to feed subscribers; the service's memory per waiting agent
+//! (after a restart). The baselines are measured before, between and after them, while
+//! nothing else of the run is busy. Everything runs on loopback and stops by itself.
 
 mod baseline;
 mod cycle;
@@ -25,7 +25,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use self::baseline::Baselines;
+use self::baseline::{Baselines, Series};
 use self::launch::Launch;
 use self::report::{Machine, Report};
 use self::scene::Scene;
@@ -182,14 +182,14 @@ impl BenchArgs {
             database: self.database.clone(),
             replicas,
             inserts_for: if q {
-                Duration::from_millis(300)
+                Duration::from_millis(150)
             } else {
-                Duration::from_secs(3)
+                Duration::from_millis(1500)
             },
             verifies_for: if q {
-                Duration::from_millis(200)
+                Duration::from_millis(100)
             } else {
-                Duration::from_secs(2)
+                Duration::from_millis(500)
             },
             keep: self.keep,
         })
@@ -198,9 +198,8 @@ impl BenchArgs {
 
 impl Plan {
     async fn run(self) -> anyhow::Result<Report> {
-        let scratch = std::env::temp_dir();
-        eprintln!("bench: measuring the machine: durable SQLite inserts, verify_strict");
-        let before = Baselines::measure(&scratch, self.inserts_for, self.verifies_for).await?;
+        let mut baselines = Series::default();
+        self.measure_machine(&mut baselines).await?;
         let http = crate::client::http_client()?;
         eprintln!(
             "bench: starting {} service replica{} on {} and the gateway",
@@ -252,11 +251,13 @@ impl Plan {
         );
         let cycle = cycle::run(scene.clone(), agents, self.warmup, self.window, pids).await?;
         launch.check_alive()?;
+        self.measure_machine(&mut baselines).await?;
 
         let total = self.waiting + self.approvals;
         let agents = register(&scene, "w", total).await?;
         let waiting = waiting::run(scene.clone(), agents, self.waiting, self.approvals).await?;
         launch.check_alive()?;
+        self.measure_machine(&mut baselines).await?;
 
         let feed = feed::run(
             scene.clone(),
@@ -266,6 +267,7 @@ impl Plan {
         )
         .await?;
         launch.check_alive()?;
+        self.measure_machine(&mut baselines).await?;
 
         let mut service_peak = 0;
         for pid in launch.service_pids() {
@@ -283,8 +285,7 @@ impl Plan {
         launch.stop();
         drop(launch);
 
-        eprintln!("bench: measuring the machine again");
-        let after = Baselines::measure(&scratch, self.inserts_for, self.verifies_for).await?;
+        self.measure_machine(&mut baselines).await?;
         Ok(Report {
             command: command_line(),
             database: if self.database.is_some() {
@@ -294,8 +295,7 @@ impl Plan {
             },
             replicas: self.replicas,
             machine: Machine::describe(),
-            before,
-            after,
+            baselines,
             cycle,
             waiting,
             feed,
@@ -303,6 +303,17 @@ impl Plan {
             service_peak,
             gateway_peak,
         })
+    }
+}
+
+impl Plan {
+    /// Measures the machine's bounds once more, while nothing else of the run is busy.
+    async fn measure_machine(&self, series: &mut Series) -> anyhow::Result<()> {
+        eprintln!("bench: measuring the machine: durable SQLite inserts, verify_strict");
+        let measured =
+            Baselines::measure(&std::env::temp_dir(), self.inserts_for, self.verifies_for).await?;
+        series.0.push(measured);
+        Ok(())
     }
 }
 

@@ -31,8 +31,10 @@ pub struct WaitingResult {
     /// Approval sent → agent holds its chain: an upper bound on commit → agent.
     pub sent_to_held: Option<Summary>,
     /// The approver has the service's answer (sent after the commit) → agent holds its
-    /// chain; zero when the agent was first.
+    /// chain; zero when the agent was first. A lower bound on commit → agent.
     pub answered_to_held: Option<Summary>,
+    /// Approval sent → the approver has the service's answer: the approval call itself.
+    pub call: Option<Summary>,
     /// How many agents held their chain before the approver had its answer.
     pub agent_first: usize,
     /// With several replicas: sent → held for agents waiting on the replica that took the
@@ -137,15 +139,18 @@ pub async fn run(
     );
     let replicas = scene.replicas();
     let (mut sent_to_held, mut answered_to_held) = (Samples::default(), Samples::default());
+    let mut call = Samples::default();
     let (mut same, mut other) = (Samples::default(), Samples::default());
     let mut agent_first = 0;
-    for &i in &timed {
+    for (k, &i) in timed.iter().enumerate() {
         let Some(rx) = receivers.remove(&i) else {
             continue;
         };
         // The device reads the request and signs before the clock starts: the time is
-        // from its approval leaving to the agent holding the chain.
-        let approver = 0;
+        // from its approval leaving to the agent holding the chain. With several
+        // replicas, the device uses the agent's own replica for every other approval and
+        // the next one for the rest.
+        let approver = if k % 2 == 0 { i } else { i + 1 };
         let measured = async {
             let body = scene.sign_approval(approver, &ids[i]).await?;
             let sent = Instant::now();
@@ -165,6 +170,7 @@ pub async fn run(
                     agent_first += 1;
                 }
                 answered_to_held.push(held.saturating_duration_since(answered));
+                call.push(answered - sent);
                 if i % replicas == approver % replicas {
                     same.push(total);
                 } else {
@@ -182,6 +188,7 @@ pub async fn run(
         approvals,
         sent_to_held: sent_to_held.summary(),
         answered_to_held: answered_to_held.summary(),
+        call: call.summary(),
         agent_first,
         same_replica: if several { same.summary() } else { None },
         other_replica: if several { other.summary() } else { None },
