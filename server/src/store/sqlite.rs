@@ -6,6 +6,7 @@ mod audit;
 mod controls;
 mod devices;
 mod frame;
+mod jtis;
 mod notify;
 mod requests;
 mod revocations;
@@ -39,7 +40,15 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The store in an SQLite database.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// For reads.
     pool: SqlitePool,
+    /// For writes: one connection. SQLite runs one write transaction at a time; writers
+    /// queue here, in order, and start the moment the previous one ends, instead of each
+    /// taking a connection and sleep-polling SQLite's lock in its busy handler (steps of
+    /// 1 to 100 ms), which under load kept writers waiting far longer than writes take.
+    writes: SqlitePool,
+    /// Records token ids in batches, on `writes`.
+    jtis: jtis::Jtis,
 }
 
 impl SqliteStore {
@@ -53,19 +62,35 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         // An in-memory database lives as long as a connection to it: keep exactly one.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let pool = if in_memory {
-            SqlitePoolOptions::new()
+        if in_memory {
+            let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-        } else {
-            SqlitePoolOptions::new().max_connections(POOL_SIZE)
+                .connect_with(options)
+                .await?;
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            return Ok(SqliteStore {
+                jtis: jtis::Jtis::start(pool.clone()),
+                writes: pool.clone(),
+                pool,
+            });
         }
-        .connect_with(options)
-        .await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .connect_with(options.clone())
+            .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let writes = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore {
+            jtis: jtis::Jtis::start(writes.clone()),
+            pool,
+            writes,
+        })
     }
 }
 
@@ -112,7 +137,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_agent(&self, agent: &Agent, audit: &[AuditEvent]) -> Result<()> {
-        agents::add(&self.pool, agent, audit).await
+        agents::add(&self.writes, agent, audit).await
     }
 
     async fn list_agents(&self) -> Result<Vec<Agent>> {
@@ -124,11 +149,11 @@ impl Store for SqliteStore {
     }
 
     async fn remove_agent(&self, name: &str, audit: &[AuditEvent]) -> Result<()> {
-        agents::remove(&self.pool, name, audit).await
+        agents::remove(&self.writes, name, audit).await
     }
 
     async fn create_pairing(&self, pairing: &Pairing) -> Result<()> {
-        devices::create_pairing(&self.pool, pairing).await
+        devices::create_pairing(&self.writes, pairing).await
     }
 
     async fn pairing(&self, id: &str) -> Result<Option<Pairing>> {
@@ -142,11 +167,11 @@ impl Store for SqliteStore {
         name: &str,
         now: Timestamp,
     ) -> Result<Pairing> {
-        devices::claim_pairing(&self.pool, code_hash, device, name, now).await
+        devices::claim_pairing(&self.writes, code_hash, device, name, now).await
     }
 
     async fn confirm_pairing(&self, id: &str, device: &Device, audit: &[AuditEvent]) -> Result<()> {
-        devices::confirm_pairing(&self.pool, id, device, audit).await
+        devices::confirm_pairing(&self.writes, id, device, audit).await
     }
 
     async fn list_devices(&self) -> Result<Vec<Device>> {
@@ -163,7 +188,7 @@ impl Store for SqliteStore {
         now: Timestamp,
         audit: &[AuditEvent],
     ) -> Result<Device> {
-        devices::remove_device(&self.pool, id, now, audit).await
+        devices::remove_device(&self.writes, id, now, audit).await
     }
 
     async fn create_request(
@@ -172,7 +197,7 @@ impl Store for SqliteStore {
         limits: CreateLimits,
         audit: &[AuditEvent],
     ) -> Result<()> {
-        requests::create(&self.pool, request, limits, audit).await
+        requests::create(&self.writes, request, limits, audit).await
     }
 
     async fn request(&self, id: &str) -> Result<Option<Request>> {
@@ -189,11 +214,11 @@ impl Store for SqliteStore {
         approval: &Approval,
         audit: &[AuditEvent],
     ) -> Result<Request> {
-        requests::approve(&self.pool, id, approval, audit).await
+        requests::approve(&self.writes, id, approval, audit).await
     }
 
     async fn deny(&self, id: &str, denial: &Denial, audit: &[AuditEvent]) -> Result<Request> {
-        requests::deny(&self.pool, id, denial, audit).await
+        requests::deny(&self.writes, id, denial, audit).await
     }
 
     async fn withdraw(
@@ -203,19 +228,19 @@ impl Store for SqliteStore {
         now: Timestamp,
         audit: &[AuditEvent],
     ) -> Result<Request> {
-        requests::withdraw(&self.pool, id, agent, now, audit).await
+        requests::withdraw(&self.writes, id, agent, now, audit).await
     }
 
     async fn expire_due(&self, now: Timestamp) -> Result<Vec<String>> {
-        requests::expire_due(&self.pool, now).await
+        requests::expire_due(&self.writes, now).await
     }
 
     async fn put_push_subscription(&self, subscription: &PushSubscription) -> Result<()> {
-        notify::put_subscription(&self.pool, subscription).await
+        notify::put_subscription(&self.writes, subscription).await
     }
 
     async fn remove_push_subscription(&self, device_id: &str, endpoint: &str) -> Result<bool> {
-        notify::remove_subscription(&self.pool, device_id, endpoint).await
+        notify::remove_subscription(&self.writes, device_id, endpoint).await
     }
 
     async fn push_subscriptions(&self, device_id: &str) -> Result<Vec<PushSubscription>> {
@@ -223,7 +248,7 @@ impl Store for SqliteStore {
     }
 
     async fn claim_deliveries(&self, spec: &ClaimSpec) -> Result<Vec<Delivery>> {
-        notify::claim(&self.pool, spec).await
+        notify::claim(&self.writes, spec).await
     }
 
     async fn retry_delivery(
@@ -232,7 +257,7 @@ impl Store for SqliteStore {
         next_at: Timestamp,
         error: &str,
     ) -> Result<bool> {
-        notify::retry(&self.pool, delivery, next_at, error).await
+        notify::retry(&self.writes, delivery, next_at, error).await
     }
 
     async fn finish_delivery(
@@ -242,7 +267,7 @@ impl Store for SqliteStore {
         now: Timestamp,
         audit: &[AuditEvent],
     ) -> Result<bool> {
-        notify::finish(&self.pool, delivery, end, now, audit).await
+        notify::finish(&self.writes, delivery, end, now, audit).await
     }
 
     async fn deliveries(&self, request_id: &str) -> Result<Vec<Delivery>> {
@@ -254,28 +279,21 @@ impl Store for SqliteStore {
     }
 
     async fn use_jti(&self, issuer: &Did, jti: &str, expires_at: Timestamp) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO used_jtis (issuer, jti, expires_at) VALUES (?, ?, ?)
-             ON CONFLICT (issuer, jti) DO NOTHING",
-        )
-        .bind(issuer.to_string())
-        .bind(jti)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        self.jtis
+            .use_once(issuer.to_string(), jti, expires_at)
+            .await
     }
 
     async fn prune_jtis(&self, now: Timestamp) -> Result<u64> {
         let done = sqlx::query("DELETE FROM used_jtis WHERE expires_at < ?")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await?;
         Ok(done.rows_affected())
     }
 
     async fn append_audit(&self, audit: &[AuditEvent]) -> Result<()> {
-        audit::append(&self.pool, audit).await
+        audit::append(&self.writes, audit).await
     }
 
     async fn append_audit_once(
@@ -285,7 +303,7 @@ impl Store for SqliteStore {
         items: &[(String, AuditEvent)],
         evidence: (&str, &str),
     ) -> Result<Vec<bool>> {
-        audit::append_once(&self.pool, issuer, expires_at, items, evidence).await
+        audit::append_once(&self.writes, issuer, expires_at, items, evidence).await
     }
 
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<Entry>> {
@@ -297,7 +315,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
-        audit::add_checkpoint(&self.pool, checkpoint).await
+        audit::add_checkpoint(&self.writes, checkpoint).await
     }
 
     async fn checkpoints(&self, after: i64) -> Result<Vec<Checkpoint>> {
@@ -305,7 +323,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_tokens(&self, tokens: &[TokenRecord]) -> Result<()> {
-        revocations::add_tokens(&self.pool, tokens).await
+        revocations::add_tokens(&self.writes, tokens).await
     }
 
     async fn token(&self, cid: &str) -> Result<Option<TokenRecord>> {
@@ -321,7 +339,7 @@ impl Store for SqliteStore {
     }
 
     async fn revoke(&self, entry: &RevokedEntry, audit: &[AuditEvent]) -> Result<Option<i64>> {
-        revocations::revoke(&self.pool, entry, audit).await
+        revocations::revoke(&self.writes, entry, audit).await
     }
 
     async fn revocations_after(&self, after: i64, limit: u32) -> Result<Vec<RevokedEntry>> {
@@ -334,11 +352,11 @@ impl Store for SqliteStore {
         now: Timestamp,
         audit: &[AuditEvent],
     ) -> Result<KillReport> {
-        agents::kill(&self.pool, target, now, audit).await
+        agents::kill(&self.writes, target, now, audit).await
     }
 
     async fn lift_kill(&self, target: KillTarget, audit: &[AuditEvent]) -> Result<()> {
-        agents::lift_kill(&self.pool, target, audit).await
+        agents::lift_kill(&self.writes, target, audit).await
     }
 
     async fn is_killed(&self, agent: &Did) -> Result<bool> {
@@ -346,11 +364,11 @@ impl Store for SqliteStore {
     }
 
     async fn suspend_agent(&self, agent: &Did, now: Timestamp, audit: &[AuditEvent]) -> Result<()> {
-        agents::suspend(&self.pool, agent, now, audit).await
+        agents::suspend(&self.writes, agent, now, audit).await
     }
 
     async fn resume_agent(&self, name: &str, audit: &[AuditEvent]) -> Result<()> {
-        agents::resume(&self.pool, name, audit).await
+        agents::resume(&self.writes, name, audit).await
     }
 
     async fn is_suspended(&self, agent: &Did) -> Result<bool> {
@@ -374,7 +392,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_auto_approval(&self, auto: &AutoApproval, audit: &[AuditEvent]) -> Result<()> {
-        controls::add_auto(&self.pool, auto, audit).await
+        controls::add_auto(&self.writes, auto, audit).await
     }
 
     async fn auto_approvals(&self, now: Timestamp) -> Result<Vec<AutoApproval>> {
@@ -387,11 +405,11 @@ impl Store for SqliteStore {
         now: Timestamp,
         audit: &[AuditEvent],
     ) -> Result<()> {
-        controls::remove_auto(&self.pool, cid, now, audit).await
+        controls::remove_auto(&self.writes, cid, now, audit).await
     }
 
     async fn add_quorum_rule(&self, rule: &QuorumRule, audit: &[AuditEvent]) -> Result<()> {
-        controls::add_rule(&self.pool, rule, audit).await
+        controls::add_rule(&self.writes, rule, audit).await
     }
 
     async fn quorum_rules(&self) -> Result<Vec<QuorumRule>> {
@@ -399,7 +417,7 @@ impl Store for SqliteStore {
     }
 
     async fn remove_quorum_rule(&self, id: &str, audit: &[AuditEvent]) -> Result<()> {
-        controls::remove_rule(&self.pool, id, audit).await
+        controls::remove_rule(&self.writes, id, audit).await
     }
 
     async fn add_partial_approval(
@@ -407,7 +425,7 @@ impl Store for SqliteStore {
         approval: &PartialApproval,
         audit: &[AuditEvent],
     ) -> Result<Vec<PartialApproval>> {
-        controls::add_partial(&self.pool, approval, audit).await
+        controls::add_partial(&self.writes, approval, audit).await
     }
 }
 
@@ -424,20 +442,60 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite:{}", dir.join("new.db").display());
         let store = SqliteStore::connect(&url).await.unwrap();
-        let journal: String = sqlx::query("PRAGMA journal_mode")
-            .fetch_one(&store.pool)
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(journal, "wal");
-        for (pragma, expected) in [("synchronous", 2), ("foreign_keys", 1)] {
-            let value: i64 = sqlx::query(&format!("PRAGMA {pragma}"))
-                .fetch_one(&store.pool)
+        // Both the readers and the writer.
+        for pool in [&store.pool, &store.writes] {
+            let journal: String = sqlx::query("PRAGMA journal_mode")
+                .fetch_one(pool)
                 .await
                 .unwrap()
                 .get(0);
-            assert_eq!(value, expected, "{pragma}"); // synchronous 2 = FULL
+            assert_eq!(journal, "wal");
+            for (pragma, expected) in [("synchronous", 2), ("foreign_keys", 1)] {
+                let value: i64 = sqlx::query(&format!("PRAGMA {pragma}"))
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+                    .get(0);
+                assert_eq!(value, expected, "{pragma}"); // synchronous 2 = FULL
+            }
         }
+        drop(store);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn token_ids_used_at_once_are_each_new_exactly_once() {
+        let dir = std::env::temp_dir().join(format!("cs_sqlite_jtis_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite:{}", dir.join("jtis.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let issuer = countersign_core::Keypair::from_seed(&[7; 32]).did();
+        // 60 concurrent uses of 20 ids: whatever batches they fall into, each id is new
+        // once.
+        let uses = (0..60).map(|i| {
+            let store = store.clone();
+            async move {
+                let jti = format!("id-{}", i % 20);
+                (
+                    jti.clone(),
+                    store.use_jti(&issuer, &jti, 2_000_000_000).await.unwrap(),
+                )
+            }
+        });
+        let results = futures_util::future::join_all(uses).await;
+        let mut new: Vec<String> = results
+            .into_iter()
+            .filter(|(_, fresh)| *fresh)
+            .map(|(jti, _)| jti)
+            .collect();
+        new.sort();
+        let mut expected: Vec<String> = (0..20).map(|i| format!("id-{i}")).collect();
+        expected.sort();
+        assert_eq!(new, expected);
+        // Durable: a new connection to the file still refuses them.
+        drop(store);
+        let store = SqliteStore::connect(&url).await.unwrap();
+        assert!(!store.use_jti(&issuer, "id-3", 2_000_000_000).await.unwrap());
         drop(store);
         std::fs::remove_dir_all(dir).unwrap();
     }
