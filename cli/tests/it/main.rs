@@ -7,6 +7,7 @@ mod bench;
 mod commands;
 mod controls;
 mod database;
+mod faults;
 mod gateway_flow;
 mod hostile_api;
 mod interop;

@@ -531,3 +531,65 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A plain HTTP/1.1 call with an optional JSON body: the status and the whole body, or
+/// `None` if nothing answers or the connection breaks before the whole answer arrived.
+pub fn http_call(
+    port: u16,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(PATIENCE)).ok()?;
+    stream.set_write_timeout(Some(PATIENCE)).ok()?;
+    let auth = bearer.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let content = body.map_or(String::new(), |b| {
+        format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        )
+    });
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}{content}Connection: close\r\n\r\n{}",
+        body.unwrap_or("")
+    )
+    .ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let raw = &response[split + 4..];
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let header = |name: &str| {
+        head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_ascii_lowercase())
+        })
+    };
+    let body = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        let mut body = Vec::new();
+        let mut rest = raw;
+        loop {
+            let end = rest.windows(2).position(|w| w == b"\r\n")?;
+            let size = std::str::from_utf8(&rest[..end]).ok()?;
+            let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+            rest = &rest[end + 2..];
+            if size == 0 {
+                break body;
+            }
+            body.extend_from_slice(rest.get(..size)?);
+            rest = rest.get(size + 2..)?;
+        }
+    } else if let Some(length) = header("content-length") {
+        let length: usize = length.parse().ok()?;
+        raw.get(..length)?.to_vec()
+    } else {
+        raw.to_vec()
+    };
+    Some((status, String::from_utf8_lossy(&body).into_owned()))
+}

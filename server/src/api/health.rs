@@ -1,5 +1,7 @@
 //! Health (the process answers), readiness (the database answers) and metrics.
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -12,6 +14,11 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// How long readiness waits for the database: less than a probe's own timeout, so that a
+/// database that is away gets a 503 rather than no answer (the pool would keep retrying
+/// for its whole acquire timeout).
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Readiness: the database answers and the service is not shutting down.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
@@ -19,10 +26,14 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
     if state.is_stopping() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
     }
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n"),
-        Err(e) => {
+    match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n"),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready: the database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+        }
+        Err(_) => {
+            tracing::warn!("not ready: the database did not answer in time");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
         }
     }

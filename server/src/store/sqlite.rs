@@ -28,7 +28,7 @@ use super::rows::{self, Columns};
 use super::{
     Agent, Approval, AuditEvent, AutoApproval, ClaimSpec, CreateLimits, Delivery, DeliveryEnd,
     Denial, Device, KillReport, KillTarget, Pairing, PartialApproval, PushSubscription, QuorumRule,
-    Request, RequestFilter, Result, RevokedEntry, Store, Timestamp, TokenRecord,
+    Request, RequestFilter, Result, RevokedEntry, Store, StoreError, Timestamp, TokenRecord,
 };
 use crate::audit::{Checkpoint, Entry};
 
@@ -97,8 +97,18 @@ impl SqliteStore {
 /// A write transaction: `BEGIN IMMEDIATE` takes the database's write lock at once, so
 /// writers queue (up to the busy timeout) instead of failing on a lock upgrade, and
 /// everything the transaction reads stays current until it commits.
+///
+/// It is begun in a task of its own. sqlx leaves a custom `BEGIN` open on the pooled
+/// connection when the future that began it is dropped just after the `BEGIN` ran (a
+/// caller that went away cancels its handler): the connection then holds the write lock
+/// for good, and every later write fails. A task is never dropped half-way, and a
+/// transaction nobody takes is rolled back when dropped.
 async fn begin(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>> {
-    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await })
+        .await
+        .map_err(|e| StoreError::Database(format!("beginning a transaction failed: {e}")))?
+        .map_err(StoreError::from)
 }
 
 impl Columns for SqliteRow {
