@@ -108,6 +108,14 @@ impl From<StoreError> for ApiError {
                 "too many requests in the last minute",
             ),
             StoreError::Database(detail) => ApiError::internal(detail),
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "the database is unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; try again shortly",
+                )
+            }
         }
     }
 }
@@ -173,6 +181,11 @@ mod tests {
                 StoreError::Database("relation \"requests\" does not exist".into()),
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
+            ),
+            (
+                StoreError::Unavailable("relation pool timed out".into()),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
             ),
         ];
         for (err, status, code) in cases {

@@ -44,6 +44,10 @@ pub enum StoreError {
     /// The database failed; the message is for logs, never for clients.
     #[error("database error: {0}")]
     Database(String),
+    /// The database cannot be reached (no connection within the pool's timeout, or the
+    /// connection broke): worth retrying. The message is for logs, never for clients.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -51,6 +55,9 @@ impl From<sqlx::Error> for StoreError {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AlreadyExists,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
             _ => StoreError::Database(e.to_string()),
         }
     }
