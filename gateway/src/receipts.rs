@@ -102,8 +102,11 @@ impl Courier {
     /// a backoff while any delivery fails.
     pub async fn run(mut self) {
         let mut backoff = self.settings.min_backoff;
+        // Receipts per token: halved while the service finds a token too large (a body
+        // limit set lower than a full batch needs), grown back after each delivery.
+        let mut batch = BATCH;
         loop {
-            let result = self.round().await;
+            let result = self.round(&mut batch).await;
             match result {
                 Ok(true) => {
                     backoff = self.settings.min_backoff;
@@ -129,9 +132,10 @@ impl Courier {
         }
     }
 
-    /// Delivers one batch. `Ok(true)`: there may be more; `Ok(false)`: the queue is empty.
-    async fn round(&mut self) -> anyhow::Result<bool> {
-        let pending = self.store.pending(BATCH).await?;
+    /// Delivers one batch of at most `batch` receipts. `Ok(true)`: there may be more;
+    /// `Ok(false)`: the queue is empty.
+    async fn round(&mut self, batch: &mut i64) -> anyhow::Result<bool> {
+        let pending = self.store.pending(*batch).await?;
         if pending.is_empty() {
             return Ok(false);
         }
@@ -143,7 +147,7 @@ impl Courier {
                 did
             }
         };
-        let full = pending.len() as i64 == BATCH;
+        let full = pending.len() as i64 == *batch;
         let token = self.sign(&pending, &service)?;
         let response = self
             .http
@@ -154,9 +158,14 @@ impl Courier {
             .await
             .context("POST /v1/receipts")?;
         let status = response.status();
+        if status == reqwest::StatusCode::PAYLOAD_TOO_LARGE && *batch > 1 {
+            *batch = (*batch / 2).max(1);
+            bail!("POST /v1/receipts answered {status}; next time {batch} receipts a token");
+        }
         if !status.is_success() {
             bail!("POST /v1/receipts answered {status}");
         }
+        *batch = (*batch * 2).min(BATCH);
         self.store
             .delivered(pending.iter().map(|p| p.id).collect())
             .await?;

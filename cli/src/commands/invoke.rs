@@ -157,7 +157,7 @@ async fn send(gateway: &str, cid: &Cid, container: &str) -> anyhow::Result<(u16,
         .timeout(GATEWAY_TIMEOUT)
         .send()
         .await
-        .map_err(|e| lost(&base, cid, &e))?;
+        .map_err(|e| lost(&base, cid, container, &e))?;
     let status = response.status().as_u16();
     let body = client::read_body("gateway", &base, response).await?;
     let answer = serde_json::from_slice(&body)
@@ -165,12 +165,13 @@ async fn send(gateway: &str, cid: &Cid, container: &str) -> anyhow::Result<(u16,
     Ok((status, answer))
 }
 
-/// A failed call; after a timeout the gateway may have run the invocation.
-fn lost(base: &str, cid: &Cid, err: &reqwest::Error) -> anyhow::Error {
+/// A failed call; after a timeout the gateway may have run the invocation, and the
+/// message carries the container, so that it can be sent again (at most once it runs).
+fn lost(base: &str, cid: &Cid, container: &str, err: &reqwest::Error) -> anyhow::Error {
     if err.is_timeout() {
         return anyhow!(
             "the gateway at {base} did not answer in time; invocation {cid} may have run \
-             (sending it again is refused if it did)"
+             (sending it again is refused if it did): --signed {container}"
         );
     }
     client::unreachable("gateway", base, err)

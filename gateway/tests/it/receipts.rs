@@ -30,6 +30,43 @@ async fn receipts_are_retried_until_the_service_takes_them() {
 }
 
 #[tokio::test]
+async fn a_service_that_finds_a_batch_too_large_gets_smaller_ones() {
+    let w = world().await;
+    // Receipts pile up while the service refuses them.
+    w.service.fail_receipts(usize::MAX);
+    let mut cids = Vec::new();
+    for _ in 0..10 {
+        let (inv, proofs) = refund(&w.keys, REFUND_ARGS);
+        assert_eq!(w.gw.invoke(&container(&inv, &proofs)).await.0, 200);
+        cids.push(inv.cid.to_string());
+    }
+    // Outcomes are queued just after the answer: wait until all ten are.
+    let store = w.gw.gateway.state().store.clone();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.pending(100).await.unwrap().len() < 10 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ten receipts queued"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    w.service.limit_receipts_per_token(3);
+    w.service.fail_receipts(0);
+    w.service.wait_receipts(10).await;
+    let tokens = w.service.receipt_tokens();
+    let delivered = w.service.receipts(&w.keys.gateway.did());
+    let mut got: Vec<String> = delivered.iter().map(|r| r.invocation.clone()).collect();
+    got.sort();
+    cids.sort();
+    assert_eq!(got, cids, "every receipt once");
+    assert!(
+        tokens.len() >= 4,
+        "at most 3 receipts a token: {} tokens",
+        tokens.len()
+    );
+}
+
+#[tokio::test]
 async fn a_call_under_way_at_a_crash_is_reported_as_unknown_and_never_repeated() {
     let keys = keys();
     let service = FakeService::start(keys.service.did()).await;

@@ -117,7 +117,9 @@ pub async fn receipt(
         // Receipts may be delivered late, after the gateway or the service was down.
         skew: REMEMBERED,
     };
-    let verified = jwt::verify(&body.receipt, &state.service_did(), rules)
+    // A batch is longer than a bearer token; the body limit bounds it.
+    let max_len = state.config.limits.max_body_bytes;
+    let verified = jwt::verify_sized(&body.receipt, &state.service_did(), rules, max_len)
         .map_err(|e| ApiError::unauthorized(e.to_string()))?;
     let gateway = verified.did.to_string();
     if !state.config.gateways.contains(&gateway) {
@@ -147,7 +149,13 @@ pub async fn receipt(
         })
         .collect();
     // The signed token goes with the first entry it adds; the others name it by `jti`.
-    let keep_until = verified.claims.exp.max(now + REMEMBERED);
+    // As long as the token itself would verify (its expiry plus the skew allowed), and at
+    // least a week from now.
+    let keep_until = verified
+        .claims
+        .exp
+        .saturating_add(REMEMBERED)
+        .max(now + REMEMBERED);
     let fresh = state
         .store
         .append_audit_once(

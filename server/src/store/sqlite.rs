@@ -502,6 +502,11 @@ mod tests {
         let mut expected: Vec<String> = (0..20).map(|i| format!("id-{i}")).collect();
         expected.sort();
         assert_eq!(new, expected);
+        // A later batch refuses every one of them.
+        for i in 0..20 {
+            let jti = format!("id-{i}");
+            assert!(!store.use_jti(&issuer, &jti, 2_000_000_000).await.unwrap());
+        }
         // Durable: a new connection to the file still refuses them.
         drop(store);
         let store = SqliteStore::connect(&url).await.unwrap();

@@ -725,6 +725,16 @@ async fn a_batch_of_receipts_is_recorded_once_per_receipt_whatever_the_token() {
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
     let (s, v) = post("b3", json!([])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    // A full batch is far longer than a bearer token, and is taken whole.
+    // (Receipts 1–3 were recorded above: only the other 253 are new.)
+    let full: Vec<Value> = (0..=255u8).map(|n| item(n, "ok")).collect();
+    assert_eq!(full.len(), 256);
+    let (s, v) = post("full", json!(full)).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let mut over = full.clone();
+    over.push(item(3, "ok"));
+    let (s, v) = post("over", json!(over)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let (s, v) = post("b4", json!([item(4, "maybe")])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert!(
@@ -742,11 +752,12 @@ async fn a_batch_of_receipts_is_recorded_once_per_receipt_whatever_the_token() {
         .iter()
         .map(|e| e["subject"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        subjects,
-        [1u8, 2, 3].map(|n| Cid::dag_cbor(&[n]).to_string()),
-        "each receipt once, in order"
-    );
+    let expected: Vec<String> = [1u8, 2, 3, 0]
+        .into_iter()
+        .chain(4..=255)
+        .map(|n| Cid::dag_cbor(&[n]).to_string())
+        .collect();
+    assert_eq!(subjects, expected, "each receipt once, in order");
     // Each token is kept with the first entry it added; every entry names its token.
     assert!(receipts[0]["data"]["receipt"].is_string());
     assert!(receipts[1]["data"]["receipt"].is_null());

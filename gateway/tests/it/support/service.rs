@@ -53,6 +53,8 @@ struct Inner {
     receipt_count: AtomicUsize,
     receipts_changed: Notify,
     fail_receipts: AtomicUsize,
+    /// Tokens carrying more receipts than this are refused as too large (0: no limit).
+    max_per_token: AtomicUsize,
     /// The `after` of every catch-up request and stream opened.
     polls: Mutex<Vec<i64>>,
     streams: Mutex<Vec<i64>>,
@@ -83,6 +85,7 @@ impl FakeService {
             receipt_count: AtomicUsize::new(0),
             receipts_changed: Notify::new(),
             fail_receipts: AtomicUsize::new(0),
+            max_per_token: AtomicUsize::new(0),
             polls: Mutex::default(),
             streams: Mutex::default(),
         });
@@ -156,6 +159,12 @@ impl FakeService {
     /// Answers 503 to the next `n` receipts.
     pub fn fail_receipts(&self, n: usize) {
         self.inner.fail_receipts.store(n, Ordering::SeqCst);
+    }
+
+    /// Answers 413 to tokens carrying more than `n` receipts, as a service whose body
+    /// limit is lower than a full batch needs.
+    pub fn limit_receipts_per_token(&self, n: usize) {
+        self.inner.max_per_token.store(n, Ordering::SeqCst);
     }
 
     pub fn receipt_tokens(&self) -> Vec<String> {
@@ -288,6 +297,10 @@ async fn receipt(State(s): State<Arc<Inner>>, Json(body): Json<ReceiptBody>) -> 
             .unwrap(),
     )
     .unwrap();
+    let max = s.max_per_token.load(Ordering::SeqCst);
+    if max > 0 && claims.receipts.len() > max {
+        return StatusCode::PAYLOAD_TOO_LARGE;
+    }
     s.receipts.lock().unwrap().push(body.receipt);
     s.receipt_count
         .fetch_add(claims.receipts.len(), Ordering::SeqCst);

@@ -70,12 +70,20 @@ async fn record(writes: SqlitePool, mut rx: mpsc::UnboundedReceiver<Use>) {
                 }
             }
             Err(e) => {
-                let message = e.to_string();
                 for used in batch.drain(..) {
-                    let _ = used.fresh.send(Err(StoreError::Database(message.clone())));
+                    let _ = used.fresh.send(Err(same(&e)));
                 }
             }
         }
+    }
+}
+
+/// The error for every caller of a failed batch: a database that cannot be reached stays
+/// so (worth retrying), anything else is a database error.
+fn same(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        other => StoreError::Database(other.to_string()),
     }
 }
 
