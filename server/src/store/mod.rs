@@ -21,7 +21,7 @@ pub use outbox::{
     endpoint_origin,
 };
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// The record does not exist.
     #[error("not found")]

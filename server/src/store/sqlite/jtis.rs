@@ -71,19 +71,10 @@ async fn record(writes: SqlitePool, mut rx: mpsc::UnboundedReceiver<Use>) {
             }
             Err(e) => {
                 for used in batch.drain(..) {
-                    let _ = used.fresh.send(Err(same(&e)));
+                    let _ = used.fresh.send(Err(e.clone()));
                 }
             }
         }
-    }
-}
-
-/// The error for every caller of a failed batch: a database that cannot be reached stays
-/// so (worth retrying), anything else is a database error.
-fn same(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-        other => StoreError::Database(other.to_string()),
     }
 }
 
