@@ -106,6 +106,10 @@ pub struct LimitsConfig {
     pub request_timeout: Secs,
     /// Seconds a client has to send a request's head (its line and headers).
     pub header_timeout: Secs,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Long-polls and event streams one authenticated caller may hold open at once.
+    pub max_streams_per_caller: usize,
 }
 
 impl Default for Config {
@@ -172,6 +176,8 @@ impl Default for LimitsConfig {
             max_body_bytes: 256 * 1024,
             request_timeout: Secs(30),
             header_timeout: Secs(10),
+            max_connections: 25_000,
+            max_streams_per_caller: 8,
         }
     }
 }

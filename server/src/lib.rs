@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod duration;
 pub mod error;
+pub mod holds;
 pub mod ids;
 mod input;
 pub mod metrics;
@@ -22,6 +23,7 @@ mod waiters;
 mod web;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -67,8 +69,9 @@ pub fn app(state: AppState) -> Router {
 ///
 /// Connections are served by hyper directly so that a client gets at most
 /// `limits.header_timeout` to send its request head (a slow client cannot hold a
-/// connection open); bodies and answers are bounded by `limits.request_timeout`. At
-/// shutdown, long-polls answer at once and in-flight calls finish.
+/// connection open); bodies and answers are bounded by `limits.request_timeout`; at most
+/// `limits.max_connections` are served at once. At shutdown, long-polls answer at once
+/// and in-flight calls finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -82,8 +85,20 @@ pub async fn serve(
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs(state.config.limits.header_timeout.0));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        state.config.limits.max_connections.max(1),
+    ));
     tokio::pin!(shutdown);
     loop {
+        // At `limits.max_connections`, stop accepting: further connections wait in the
+        // listen backlog until one ends.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = match accepted {
@@ -104,6 +119,7 @@ pub async fn serve(
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
+                    drop(slot);
                 });
             }
             () = &mut shutdown => break,

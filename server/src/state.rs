@@ -7,6 +7,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::holds::Holds;
 use crate::metrics::Metrics;
 use crate::notify::VapidKey;
 use crate::store::Store;
@@ -33,6 +34,8 @@ pub struct Inner {
     /// Set when the service begins to shut down: long-polls answer and streams end.
     pub stopping: watch::Sender<bool>,
     pub metrics: Metrics,
+    /// Long-polls and event streams open per caller.
+    pub holds: Holds,
     /// The VAPID key Web Push messages are signed with, once `serve` has loaded it.
     vapid: OnceLock<VapidKey>,
 }
@@ -45,6 +48,7 @@ impl AppState {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let holds = Holds::new(config.limits.max_streams_per_caller);
         AppState(Arc::new(Inner {
             store,
             service,
@@ -56,6 +60,7 @@ impl AppState {
             audit_feed: watch::channel(0).0,
             stopping: watch::channel(false).0,
             metrics: Metrics::default(),
+            holds,
             vapid: OnceLock::new(),
         }))
     }

@@ -90,12 +90,14 @@ pub async fn checkpoint(
 }
 
 #[utoipa::path(get, path = "/v1/audit/events", tag = "audit", params(AuditQuery), security(("owner" = [])),
-    responses((status = 200, description = "text/event-stream of `entry` events carrying audit entries")))]
+    responses((status = 200, description = "text/event-stream of `entry` events carrying audit entries"),
+        (status = 429, description = "the owner already holds `limits.max_streams_per_caller` long-polls or streams", body = crate::error::ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
-    _owner: Owner,
+    owner: Owner,
     QueryArgs(q): QueryArgs<AuditQuery>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let hold = state.holds.take(&owner.0)?;
     let start = q.after.unwrap_or(0).max(0);
     let changes = state.audit_feed.subscribe();
     let stream = futures_util::stream::unfold(
@@ -104,8 +106,9 @@ pub async fn events(
             changes,
             start,
             std::collections::VecDeque::<Entry>::new(),
+            hold,
         ),
-        |(state, mut changes, mut after, mut queue)| async move {
+        |(state, mut changes, mut after, mut queue, hold)| async move {
             loop {
                 if state.is_stopping() {
                     return None;
@@ -117,7 +120,7 @@ pub async fn events(
                         .id(e.seq.to_string())
                         .json_data(&e)
                         .unwrap_or_else(|_| Event::default().comment("unencodable"));
-                    return Some((Ok(event), (state, changes, after, queue)));
+                    return Some((Ok(event), (state, changes, after, queue, hold)));
                 }
                 changes.mark_unchanged();
                 match state.store.audit_entries(after, PAGE).await {
@@ -133,5 +136,5 @@ pub async fn events(
             }
         },
     );
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(10))))
 }

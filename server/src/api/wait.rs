@@ -31,13 +31,15 @@ pub struct WaitQuery {
 /// Waits until the request is decided, expires, or the timeout passes; answers its state.
 #[utoipa::path(get, path = "/v1/requests/{id}/wait", tag = "requests",
     params(("id" = String, Path), WaitQuery), security(("agent" = []), ("owner" = []), ("device" = [])),
-    responses((status = 200, body = RequestView), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = RequestView), (status = 404, body = crate::error::ErrorBody),
+        (status = 429, description = "the caller already holds `limits.max_streams_per_caller` long-polls or streams", body = crate::error::ErrorBody)))]
 pub async fn wait(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     QueryArgs(q): QueryArgs<WaitQuery>,
 ) -> Result<Json<RequestView>, ApiError> {
+    let _hold = state.holds.take(caller.did())?;
     let limit = q
         .timeout
         .unwrap_or(30)
@@ -84,7 +86,8 @@ async fn next_change(
 /// ending once it is decided or expired.
 #[utoipa::path(get, path = "/v1/requests/{id}/events", tag = "requests",
     params(("id" = String, Path)), security(("agent" = []), ("owner" = []), ("device" = [])),
-    responses((status = 200, description = "text/event-stream of `state` events carrying RequestView JSON")))]
+    responses((status = 200, description = "text/event-stream of `state` events carrying RequestView JSON"),
+        (status = 429, description = "the caller already holds `limits.max_streams_per_caller` long-polls or streams", body = crate::error::ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
@@ -93,10 +96,11 @@ pub async fn events(
     // Fail before the stream starts if the caller may not see it.
     let first = current(&state, &id).await?;
     visible_to(&caller, &first)?;
+    let hold = state.holds.take(caller.did())?;
     let max_wait = Duration::from_secs(state.config.requests.max_expiry.0 + 60);
     let stream = futures_util::stream::unfold(
-        (state, caller, id, None::<RequestState>, false),
-        move |(state, caller, id, seen, done)| async move {
+        (state, caller, id, None::<RequestState>, false, hold),
+        move |(state, caller, id, seen, done, hold)| async move {
             if done || state.is_stopping() {
                 return None;
             }
@@ -113,7 +117,7 @@ pub async fn events(
                 }
                 Err(e) => (Event::default().event("error").data(e.message), seen, true),
             };
-            Some((Ok(event), (state, caller, id, seen, done)))
+            Some((Ok(event), (state, caller, id, seen, done, hold)))
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))

@@ -158,6 +158,16 @@ pub enum Caller {
     Device(Device),
 }
 
+impl Caller {
+    pub fn did(&self) -> &Did {
+        match self {
+            Caller::Owner(did) => did,
+            Caller::Agent(agent) => &agent.did,
+            Caller::Device(device) => &device.did,
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 

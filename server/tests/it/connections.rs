@@ -1,0 +1,185 @@
+//! What one caller, or many connections, can hold: long-polls and event streams are
+//! capped per caller, and connections are capped service-wide.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use countersign_core::Keypair;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
+
+use crate::support::{TestApp, key};
+
+const REFUND: &str = "/payment/refund";
+
+async fn scene(max_streams: usize) -> (TestApp, Keypair, Keypair, Keypair) {
+    let app = TestApp::with_config(|c| c.limits.max_streams_per_caller = max_streams).await;
+    let (agent, other, device) = (key(4), key(5), key(2));
+    app.add_agent("billing-bot", &agent, &["/payment"]).await;
+    app.add_agent("mail-bot", &other, &["/payment"]).await;
+    app.pair(&device, &["/payment"], json!([])).await;
+    (app, agent, other, device)
+}
+
+async fn pending_request(app: &TestApp, agent: &Keypair, summary: &str) -> String {
+    let (s, v) = app
+        .request(
+            agent,
+            json!({"cmd": REFUND, "args": {"charge": "ch_1", "amount": 100}, "summary": summary}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["id"].as_str().unwrap().to_owned()
+}
+
+/// Waits (without a time bound on the outcome) until `agent` holds `n` streams.
+async fn until_held(app: &TestApp, agent: &Keypair, n: usize) {
+    for _ in 0..10_000 {
+        if app.state.holds.held_by(&agent.did()) == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!(
+        "the agent holds {} streams, expected {n}",
+        app.state.holds.held_by(&agent.did())
+    );
+}
+
+fn wait_path(id: &str) -> String {
+    format!("/v1/requests/{id}/wait?timeout=60")
+}
+
+#[tokio::test]
+async fn one_agent_cannot_hold_more_long_polls_and_streams_than_its_share() {
+    let (app, agent, other, device) = scene(2).await;
+    let id = pending_request(&app, &agent, "refund one").await;
+    let other_id = pending_request(&app, &other, "refund two").await;
+
+    // An event stream holds its place as long as its body is open.
+    let events = Request::builder()
+        .uri(format!("/v1/requests/{id}/events"))
+        .header("authorization", format!("Bearer {}", app.jwt(&agent)))
+        .body(Body::empty())
+        .unwrap();
+    let stream = app.router.clone().oneshot(events).await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    until_held(&app, &agent, 1).await;
+
+    // A long-poll takes the second place.
+    let poll = {
+        let (app_router, token, path) = (app.router.clone(), app.jwt(&agent), wait_path(&id));
+        tokio::spawn(async move {
+            let req = Request::builder()
+                .uri(path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            let resp = app_router.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (status, serde_json::from_slice::<Value>(&body).unwrap())
+        })
+    };
+    until_held(&app, &agent, 2).await;
+
+    // A third is refused in the error shape, for a long-poll and for a stream alike.
+    let (s, v) = app
+        .call(Method::GET, &wait_path(&id), Some(&agent), None)
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert_eq!(v["error"]["code"], "too_many_streams", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_streams_per_caller"),
+        "{v}"
+    );
+    let (s, v) = app
+        .call(
+            Method::GET,
+            &format!("/v1/requests/{id}/events"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    // Other calls of the same agent still work, and so do other callers' long-polls.
+    assert_eq!(app.view(&agent, &id).await["state"], "pending");
+    let (s, v) = app
+        .call(
+            Method::GET,
+            &format!("/v1/requests/{other_id}/wait?timeout=0"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    // Closing the stream gives its place back.
+    drop(stream);
+    until_held(&app, &agent, 1).await;
+    // The long-poll ends with the decision and gives its place back too.
+    let (s, v) = app.deny(&device, &id, &id, "not today").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = poll.await.unwrap();
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["state"], "denied", "{v}");
+    until_held(&app, &agent, 0).await;
+    let (s, v) = app
+        .call(Method::GET, &wait_path(&id), Some(&agent), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(app.state.holds.held_by(&agent.did()), 0);
+}
+
+async fn healthz_on(conn: &mut tokio::net::TcpStream) {
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_until_one_ends() {
+    let app = TestApp::with_config(|c| c.limits.max_connections = 2).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(countersign_server::serve(
+        listener,
+        app.state.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    // Two connections are open and idle: the service is full.
+    let first = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut second = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The second is served, so both have been accepted.
+    second
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    second.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    // A third connects (the kernel queues it) but is not served while both stay open.
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    healthz_on(&mut third).await;
+    let mut byte = [0u8; 1];
+    let early = tokio::time::timeout(Duration::from_millis(500), third.read(&mut byte)).await;
+    assert!(early.is_err(), "a connection beyond the limit was served");
+    // One ends: the third is accepted and answered.
+    drop(first);
+    let mut answer = String::new();
+    third.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(second);
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
