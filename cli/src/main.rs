@@ -16,6 +16,11 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::output::Output;
 
+/// jemalloc keeps its bookkeeping apart from the memory it hands out, so buffers that are
+/// allocated but never written (hyper's per-connection ones) stay out of the resident set.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "countersign",

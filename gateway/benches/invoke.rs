@@ -32,6 +32,10 @@ use countersign_gateway::{Gateway, Tuning};
 use countersign_server::clock::ManualClock;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// The allocator of the `countersign` binary, which the gateway ships in.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Concurrent client connections, unless `COUNTERSIGN_BENCH_CLIENTS` says otherwise:
 /// enough invocations in flight that group commit hides the `fsync` of a shared disk.
 const CLIENTS: usize = 256;
