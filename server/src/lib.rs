@@ -88,10 +88,21 @@ pub async fn serve(
     let slots = Arc::new(tokio::sync::Semaphore::new(
         state.config.limits.max_connections.max(1),
     ));
+    let mut warned_full: Option<tokio::time::Instant> = None;
     tokio::pin!(shutdown);
     loop {
         // At `limits.max_connections`, stop accepting: further connections wait in the
         // listen backlog until one ends.
+        if slots.available_permits() == 0
+            && warned_full.is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
+        {
+            tracing::warn!(
+                max = state.config.limits.max_connections,
+                "the connection limit is reached (limits.max_connections): new connections \
+                 wait until one ends"
+            );
+            warned_full = Some(tokio::time::Instant::now());
+        }
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => match slot {
                 Ok(slot) => slot,
@@ -115,11 +126,12 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service.clone());
                 let conn = graceful.watch(conn);
+                let open = state.metrics.connection();
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
-                    drop(slot);
+                    drop((slot, open));
                 });
             }
             () = &mut shutdown => break,

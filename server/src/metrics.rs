@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Upper bounds (seconds) of the time-to-decision histogram.
 const DECISION_BUCKETS: [f64; 10] = [
@@ -15,6 +16,8 @@ const DECISION_BUCKETS: [f64; 10] = [
 pub struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, String), u64>>,
     decision_seconds: Mutex<Histogram>,
+    /// Connections being served now.
+    connections: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +47,10 @@ const FAMILIES: &[(&str, &str)] = &[
         "Notification deliveries by channel and outcome.",
     ),
     ("countersign_receipts_total", "Gateway receipts by outcome."),
+    (
+        "countersign_streams_refused_total",
+        "Long-polls and event streams refused: the caller held limits.max_streams_per_caller.",
+    ),
 ];
 
 impl Metrics {
@@ -51,6 +58,12 @@ impl Metrics {
     pub fn inc(&self, family: &'static str, label: impl Into<String>) {
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         *counters.entry((family, label.into())).or_default() += 1;
+    }
+
+    /// A connection is being served until the guard is dropped.
+    pub fn connection(self: &std::sync::Arc<Self>) -> OpenConnection {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(self.clone())
     }
 
     pub fn observe_decision(&self, seconds: i64) {
@@ -97,6 +110,11 @@ impl Metrics {
             out,
             "# HELP countersign_waiting_requests Requests someone is waiting on here (long-polls, event streams).\n# TYPE countersign_waiting_requests gauge\ncountersign_waiting_requests {waiting}"
         );
+        let _ = writeln!(
+            out,
+            "# HELP countersign_open_connections Connections being served (at most limits.max_connections).\n# TYPE countersign_open_connections gauge\ncountersign_open_connections {}",
+            self.connections.load(Ordering::Relaxed)
+        );
         let h = self
             .decision_seconds
             .lock()
@@ -115,6 +133,16 @@ impl Metrics {
             h.count, h.sum, h.count
         );
         out
+    }
+}
+
+/// One connection counted in `countersign_open_connections` while it lives.
+#[derive(Debug)]
+pub struct OpenConnection(std::sync::Arc<Metrics>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -148,9 +176,22 @@ mod tests {
         assert!(text.contains("countersign_decisions_total 0\n"));
         assert!(text.contains("countersign_pending_requests 7\n"));
         assert!(text.contains("countersign_waiting_requests 3\n"));
+        assert!(text.contains("countersign_open_connections 0\n"));
+        assert!(text.contains("countersign_streams_refused_total 0\n"));
         assert!(text.contains("countersign_time_to_decision_seconds_bucket{le=\"5\"} 1\n"));
         assert!(text.contains("countersign_time_to_decision_seconds_bucket{le=\"+Inf\"} 2\n"));
         assert!(text.contains("countersign_time_to_decision_seconds_count 2\n"));
+    }
+
+    #[test]
+    fn open_connections_are_counted_while_their_guards_live() {
+        let m = std::sync::Arc::new(Metrics::default());
+        let first = m.connection();
+        let second = m.connection();
+        assert!(m.render(0, 0).contains("countersign_open_connections 2\n"));
+        drop(first);
+        drop(second);
+        assert!(m.render(0, 0).contains("countersign_open_connections 0\n"));
     }
 
     #[test]

@@ -7,7 +7,8 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::holds::Holds;
+use crate::error::ApiError;
+use crate::holds::{Hold, Holds};
 use crate::metrics::Metrics;
 use crate::notify::VapidKey;
 use crate::store::Store;
@@ -33,7 +34,7 @@ pub struct Inner {
     pub audit_feed: watch::Sender<u64>,
     /// Set when the service begins to shut down: long-polls answer and streams end.
     pub stopping: watch::Sender<bool>,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// Long-polls and event streams open per caller.
     pub holds: Holds,
     /// The VAPID key Web Push messages are signed with, once `serve` has loaded it.
@@ -59,7 +60,7 @@ impl AppState {
             revocation_feed: watch::channel(0).0,
             audit_feed: watch::channel(0).0,
             stopping: watch::channel(false).0,
-            metrics: Metrics::default(),
+            metrics: Arc::default(),
             holds,
             vapid: OnceLock::new(),
         }))
@@ -82,6 +83,16 @@ impl AppState {
 
     pub fn service_did(&self) -> Did {
         self.0.service.did()
+    }
+
+    /// Counts a long-poll or event stream of `caller` until the hold is dropped, or
+    /// refuses it (`429 too_many_streams`) when the caller holds its share already.
+    pub fn hold(&self, caller: &Did) -> Result<Hold, ApiError> {
+        self.0.holds.take(caller).inspect_err(|_| {
+            self.0
+                .metrics
+                .inc("countersign_streams_refused_total", String::new());
+        })
     }
 
     /// Begins shutting down: wakes every waiter and ends every stream.

@@ -97,7 +97,7 @@ pub async fn events(
     owner: Owner,
     QueryArgs(q): QueryArgs<AuditQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let hold = state.holds.take(&owner.0)?;
+    let hold = state.hold(&owner.0)?;
     let start = q.after.unwrap_or(0).max(0);
     let changes = state.audit_feed.subscribe();
     let stream = futures_util::stream::unfold(

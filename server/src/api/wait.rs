@@ -39,7 +39,7 @@ pub async fn wait(
     Path(id): Path<String>,
     QueryArgs(q): QueryArgs<WaitQuery>,
 ) -> Result<Json<RequestView>, ApiError> {
-    let _hold = state.holds.take(caller.did())?;
+    let _hold = state.hold(caller.did())?;
     let limit = q
         .timeout
         .unwrap_or(30)
@@ -96,7 +96,7 @@ pub async fn events(
     // Fail before the stream starts if the caller may not see it.
     let first = current(&state, &id).await?;
     visible_to(&caller, &first)?;
-    let hold = state.holds.take(caller.did())?;
+    let hold = state.hold(caller.did())?;
     let max_wait = Duration::from_secs(state.config.requests.max_expiry.0 + 60);
     let stream = futures_util::stream::unfold(
         (state, caller, id, None::<RequestState>, false, hold),

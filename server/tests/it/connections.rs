@@ -109,6 +109,11 @@ async fn one_agent_cannot_hold_more_long_polls_and_streams_than_its_share() {
         )
         .await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    let metrics = app.state.metrics.render(0, 0);
+    assert!(
+        metrics.contains("countersign_streams_refused_total 2\n"),
+        "{metrics}"
+    );
     // Other calls of the same agent still work, and so do other callers' long-polls.
     assert_eq!(app.view(&agent, &id).await["state"], "pending");
     let (s, v) = app
@@ -174,6 +179,11 @@ async fn connections_beyond_the_limit_wait_until_one_ends() {
     let mut byte = [0u8; 1];
     let early = tokio::time::timeout(Duration::from_millis(500), third.read(&mut byte)).await;
     assert!(early.is_err(), "a connection beyond the limit was served");
+    let metrics = app.state.metrics.render(0, 0);
+    assert!(
+        metrics.contains("countersign_open_connections 2\n"),
+        "{metrics}"
+    );
     // One ends: the third is accepted and answered.
     drop(first);
     let mut answer = String::new();
