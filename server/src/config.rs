@@ -257,10 +257,29 @@ impl Config {
         } else {
             format!("{origin} (with {})", from_env.join(", "))
         };
-        Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Invalid {
-            path: origin,
-            message: e.to_string(),
-        })
+        let config =
+            Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Invalid {
+                path: origin.clone(),
+                message: e.to_string(),
+            })?;
+        config
+            .check_limits()
+            .map_err(|message| ConfigError::Invalid {
+                path: origin,
+                message,
+            })?;
+        Ok(config)
+    }
+
+    /// Limits of zero would refuse every connection or every long-poll.
+    fn check_limits(&self) -> Result<(), String> {
+        if self.limits.max_connections == 0 {
+            return Err("limits.max_connections must be at least 1".to_owned());
+        }
+        if self.limits.max_streams_per_caller == 0 {
+            return Err("limits.max_streams_per_caller must be at least 1".to_owned());
+        }
+        Ok(())
     }
 
     /// The public URL without a trailing slash, defaulting to `http://<listen>`.
@@ -366,6 +385,21 @@ mod tests {
         let err = Config::load_from(None, env(&[("COUNTERSIGN_REQUESTS__MAX_EXPIRY", "soon")]))
             .unwrap_err();
         assert!(err.to_string().contains("soon"), "{err}");
+    }
+
+    #[test]
+    fn connection_limits_of_zero_are_refused() {
+        for key in ["MAX_CONNECTIONS", "MAX_STREAMS_PER_CALLER"] {
+            let var = format!("COUNTERSIGN_LIMITS__{key}");
+            let err = Config::load_from(None, env(&[(var.as_str(), "0")])).unwrap_err();
+            let name = key.to_ascii_lowercase();
+            assert!(
+                err.to_string()
+                    .contains(&format!("limits.{name} must be at least 1")),
+                "{err}"
+            );
+            assert!(Config::load_from(None, env(&[(var.as_str(), "3")])).is_ok());
+        }
     }
 
     #[test]
