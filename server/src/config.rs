@@ -110,6 +110,8 @@ pub struct LimitsConfig {
     pub max_connections: usize,
     /// Long-polls and event streams one authenticated caller may hold open at once.
     pub max_streams_per_caller: usize,
+    /// Revocation streams (public, no authentication) open at once, service-wide.
+    pub max_public_streams: usize,
 }
 
 impl Default for Config {
@@ -178,6 +180,7 @@ impl Default for LimitsConfig {
             header_timeout: Secs(10),
             max_connections: 25_000,
             max_streams_per_caller: 8,
+            max_public_streams: 1_000,
         }
     }
 }
@@ -204,6 +207,8 @@ const NOT_CONFIG: &[&str] = &[
 ];
 const NOT_CONFIG_PREFIXES: &[&str] = &["TEST_", "REQUIRE_"];
 const ENV_PREFIX: &str = "COUNTERSIGN_";
+/// The highest value a connection or stream limit may take.
+const MAX_CONNECTIONS: usize = 1_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -271,13 +276,20 @@ impl Config {
         Ok(config)
     }
 
-    /// Limits of zero would refuse every connection or every long-poll.
+    /// Limits of zero would refuse every connection or every long-poll; the upper bound
+    /// keeps them meaningful (no process holds a million open connections).
     fn check_limits(&self) -> Result<(), String> {
-        if self.limits.max_connections == 0 {
-            return Err("limits.max_connections must be at least 1".to_owned());
-        }
-        if self.limits.max_streams_per_caller == 0 {
-            return Err("limits.max_streams_per_caller must be at least 1".to_owned());
+        let limits = [
+            ("max_connections", self.limits.max_connections),
+            ("max_streams_per_caller", self.limits.max_streams_per_caller),
+            ("max_public_streams", self.limits.max_public_streams),
+        ];
+        for (name, value) in limits {
+            if !(1..=MAX_CONNECTIONS).contains(&value) {
+                return Err(format!(
+                    "limits.{name} must be between 1 and {MAX_CONNECTIONS}, not {value}"
+                ));
+            }
         }
         Ok(())
     }
@@ -388,16 +400,22 @@ mod tests {
     }
 
     #[test]
-    fn connection_limits_of_zero_are_refused() {
-        for key in ["MAX_CONNECTIONS", "MAX_STREAMS_PER_CALLER"] {
+    fn connection_limits_out_of_range_are_refused() {
+        for key in [
+            "MAX_CONNECTIONS",
+            "MAX_STREAMS_PER_CALLER",
+            "MAX_PUBLIC_STREAMS",
+        ] {
             let var = format!("COUNTERSIGN_LIMITS__{key}");
-            let err = Config::load_from(None, env(&[(var.as_str(), "0")])).unwrap_err();
             let name = key.to_ascii_lowercase();
-            assert!(
-                err.to_string()
-                    .contains(&format!("limits.{name} must be at least 1")),
-                "{err}"
-            );
+            for bad in ["0", "1000001"] {
+                let err = Config::load_from(None, env(&[(var.as_str(), bad)])).unwrap_err();
+                assert!(
+                    err.to_string()
+                        .contains(&format!("limits.{name} must be between 1 and 1000000")),
+                    "{err}"
+                );
+            }
             assert!(Config::load_from(None, env(&[(var.as_str(), "3")])).is_ok());
         }
     }

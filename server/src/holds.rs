@@ -1,9 +1,10 @@
-//! Streams held open per caller. A long-poll or an event stream keeps a connection busy
-//! for up to minutes; each authenticated caller may hold at most
-//! `limits.max_streams_per_caller` of them at once, so one agent cannot take the
-//! service's connections for itself.
+//! Streams held open. A long-poll or an event stream keeps a connection busy for up to
+//! minutes; each authenticated caller may hold at most `limits.max_streams_per_caller` of
+//! them at once, and the public revocation stream, which needs no authentication, is
+//! open to at most `limits.max_public_streams` connections in all.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::http::StatusCode;
@@ -74,6 +75,59 @@ impl Drop for Hold {
     }
 }
 
+/// The count of open public streams, service-wide.
+#[derive(Debug)]
+pub struct PublicStreams {
+    max: usize,
+    open: Arc<AtomicUsize>,
+}
+
+/// One open public stream; the count goes down when it is dropped.
+#[derive(Debug)]
+pub struct PublicHold(Arc<AtomicUsize>);
+
+impl PublicStreams {
+    pub fn new(max: usize) -> Self {
+        PublicStreams {
+            max,
+            open: Arc::default(),
+        }
+    }
+
+    /// Counts one more public stream, or refuses with `503 too_many_streams`.
+    pub fn take(&self) -> Result<PublicHold, ApiError> {
+        let taken = self
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            });
+        match taken {
+            Ok(_) => Ok(PublicHold(self.open.clone())),
+            Err(_) => Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_streams",
+                format!(
+                    "the service already serves {} revocation streams \
+                     (limits.max_public_streams); read the paged feed, \
+                     GET /v1/revocations?after=CURSOR, or try again later",
+                    self.max
+                ),
+            )),
+        }
+    }
+
+    /// How many are open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for PublicHold {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +149,21 @@ mod tests {
         assert_eq!(holds.held_by(&a), 1);
         let _third = holds.take(&a).unwrap();
         assert_eq!(holds.held_by(&a), 2);
+    }
+
+    #[test]
+    fn public_streams_are_capped_service_wide() {
+        let public = PublicStreams::new(2);
+        let first = public.take().unwrap();
+        let _second = public.take().unwrap();
+        let refused = public.take().unwrap_err();
+        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.code, "too_many_streams");
+        assert!(refused.message.contains("max_public_streams"));
+        drop(first);
+        assert_eq!(public.open(), 1);
+        let _third = public.take().unwrap();
+        assert_eq!(public.open(), 2);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::holds::{Hold, Holds};
+use crate::holds::{Hold, Holds, PublicHold, PublicStreams};
 use crate::metrics::Metrics;
 use crate::notify::VapidKey;
 use crate::store::Store;
@@ -37,6 +37,8 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     /// Long-polls and event streams open per caller.
     pub holds: Holds,
+    /// Public (unauthenticated) streams open, service-wide.
+    pub public_streams: PublicStreams,
     /// The VAPID key Web Push messages are signed with, once `serve` has loaded it.
     vapid: OnceLock<VapidKey>,
 }
@@ -50,6 +52,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let holds = Holds::new(config.limits.max_streams_per_caller);
+        let public_streams = PublicStreams::new(config.limits.max_public_streams);
         AppState(Arc::new(Inner {
             store,
             service,
@@ -62,6 +65,7 @@ impl AppState {
             stopping: watch::channel(false).0,
             metrics: Arc::default(),
             holds,
+            public_streams,
             vapid: OnceLock::new(),
         }))
     }
@@ -89,6 +93,16 @@ impl AppState {
     /// refuses it (`429 too_many_streams`) when the caller holds its share already.
     pub fn hold(&self, caller: &Did) -> Result<Hold, ApiError> {
         self.0.holds.take(caller).inspect_err(|_| {
+            self.0
+                .metrics
+                .inc("countersign_streams_refused_total", String::new());
+        })
+    }
+
+    /// Counts a public stream until the hold is dropped, or refuses it (`503
+    /// too_many_streams`) when `limits.max_public_streams` are open.
+    pub fn hold_public(&self) -> Result<PublicHold, ApiError> {
+        self.0.public_streams.take().inspect_err(|_| {
             self.0
                 .metrics
                 .inc("countersign_streams_refused_total", String::new());

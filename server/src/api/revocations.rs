@@ -115,11 +115,13 @@ pub async fn feed(
 }
 
 #[utoipa::path(get, path = "/v1/revocations/events", tag = "revocation", params(FeedQuery),
-    responses((status = 200, description = "text/event-stream of `revocation` events carrying FeedItem JSON")))]
+    responses((status = 200, description = "text/event-stream of `revocation` events carrying FeedItem JSON"),
+        (status = 503, description = "`limits.max_public_streams` revocation streams are open already", body = crate::error::ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
     QueryArgs(q): QueryArgs<FeedQuery>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let hold = state.hold_public()?;
     let start = q.after.unwrap_or(0).max(0);
     let changes = state.revocation_feed.subscribe();
     let stream = futures_util::stream::unfold(
@@ -128,8 +130,9 @@ pub async fn events(
             changes,
             start,
             std::collections::VecDeque::<RevokedEntry>::new(),
+            hold,
         ),
-        |(state, mut changes, mut after, mut queue)| async move {
+        |(state, mut changes, mut after, mut queue, hold)| async move {
             loop {
                 if state.is_stopping() {
                     return None;
@@ -141,7 +144,7 @@ pub async fn events(
                         .id(e.cursor.to_string())
                         .json_data(FeedItem::from(&e))
                         .unwrap_or_else(|_| Event::default().comment("unencodable"));
-                    return Some((Ok(event), (state, changes, after, queue)));
+                    return Some((Ok(event), (state, changes, after, queue, hold)));
                 }
                 changes.mark_unchanged();
                 match state.store.revocations_after(after, PAGE).await {
@@ -157,5 +160,5 @@ pub async fn events(
             }
         },
     );
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(5)))
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(5))))
 }

@@ -39,6 +39,8 @@ pub async fn wait(
     Path(id): Path<String>,
     QueryArgs(q): QueryArgs<WaitQuery>,
 ) -> Result<Json<RequestView>, ApiError> {
+    // Refuse what the caller may not see before counting it, as the stream does.
+    visible_to(&caller, &current(&state, &id).await?)?;
     let _hold = state.hold(caller.did())?;
     let limit = q
         .timeout

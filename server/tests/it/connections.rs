@@ -1,5 +1,6 @@
 //! What one caller, or many connections, can hold: long-polls and event streams are
-//! capped per caller, and connections are capped service-wide.
+//! capped per caller, public revocation streams service-wide, and connections
+//! service-wide.
 
 use std::time::Duration;
 
@@ -52,6 +53,49 @@ fn wait_path(id: &str) -> String {
     format!("/v1/requests/{id}/wait?timeout=60")
 }
 
+/// A long-poll through the router on a task of its own; answers its status and body.
+fn long_poll(
+    app: &TestApp,
+    agent: &Keypair,
+    id: &str,
+) -> tokio::task::JoinHandle<(StatusCode, Value)> {
+    let (router, token, path) = (app.router.clone(), app.jwt(agent), wait_path(id));
+    tokio::spawn(async move {
+        let req = Request::builder()
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = router.oneshot(req).await.unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice::<Value>(&body).unwrap())
+    })
+}
+
+type Served = (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
+
+/// The service on a real listener; stop it with the sender.
+async fn served(app: &TestApp) -> Served {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(countersign_server::serve(
+        listener,
+        app.state.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    (addr, stop, server)
+}
+
 #[tokio::test]
 async fn one_agent_cannot_hold_more_long_polls_and_streams_than_its_share() {
     let (app, agent, other, device) = scene(2).await;
@@ -68,24 +112,11 @@ async fn one_agent_cannot_hold_more_long_polls_and_streams_than_its_share() {
     assert_eq!(stream.status(), StatusCode::OK);
     until_held(&app, &agent, 1).await;
 
-    // A long-poll takes the second place.
-    let poll = {
-        let (app_router, token, path) = (app.router.clone(), app.jwt(&agent), wait_path(&id));
-        tokio::spawn(async move {
-            let req = Request::builder()
-                .uri(path)
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap();
-            let resp = app_router.oneshot(req).await.unwrap();
-            let status = resp.status();
-            let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
-                .await
-                .unwrap();
-            (status, serde_json::from_slice::<Value>(&body).unwrap())
-        })
-    };
+    // A long-poll takes the second place; another agent waits too.
+    let poll = long_poll(&app, &agent, &id);
     until_held(&app, &agent, 2).await;
+    let other_poll = long_poll(&app, &other, &other_id);
+    until_held(&app, &other, 1).await;
 
     // A third is refused in the error shape, for a long-poll and for a stream alike.
     let (s, v) = app
@@ -114,17 +145,10 @@ async fn one_agent_cannot_hold_more_long_polls_and_streams_than_its_share() {
         metrics.contains("countersign_streams_refused_total 2\n"),
         "{metrics}"
     );
-    // Other calls of the same agent still work, and so do other callers' long-polls.
+    // Other calls of the same agent still work, and the other agent's long-poll holds.
     assert_eq!(app.view(&agent, &id).await["state"], "pending");
-    let (s, v) = app
-        .call(
-            Method::GET,
-            &format!("/v1/requests/{other_id}/wait?timeout=0"),
-            Some(&other),
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(app.state.holds.held_by(&other.did()), 1);
+    assert!(!other_poll.is_finished());
 
     // Closing the stream gives its place back.
     drop(stream);
@@ -141,6 +165,64 @@ async fn one_agent_cannot_hold_more_long_polls_and_streams_than_its_share() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(app.state.holds.held_by(&agent.did()), 0);
+    // The other agent's long-poll answers with its own decision.
+    let (s, v) = app.deny(&device, &other_id, &other_id, "no").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = other_poll.await.unwrap();
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["state"], "denied", "{v}");
+    until_held(&app, &other, 0).await;
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_gives_its_place_back() {
+    let (app, agent, _, _) = scene(2).await;
+    let id = pending_request(&app, &agent, "refund one").await;
+    let (addr, stop, server) = served(&app).await;
+    for path in [wait_path(&id), format!("/v1/requests/{id}/events")] {
+        let mut conns = Vec::new();
+        for _ in 0..2 {
+            let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let head = format!(
+                "GET {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\n\r\n",
+                app.jwt(&agent)
+            );
+            conn.write_all(head.as_bytes()).await.unwrap();
+            conns.push(conn);
+        }
+        until_held(&app, &agent, 2).await;
+        // Both go away without a word: the service notices and frees both places.
+        drop(conns);
+        until_held(&app, &agent, 0).await;
+    }
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn public_revocation_streams_are_capped_service_wide() {
+    let app = TestApp::with_config(|c| c.limits.max_public_streams = 1).await;
+    let events = || {
+        Request::builder()
+            .uri("/v1/revocations/events")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let first = app.router.clone().oneshot(events()).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let (s, v) = app
+        .call(Method::GET, "/v1/revocations/events", None, None)
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["error"]["code"], "too_many_streams", "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("GET /v1/revocations?after="), "{v}");
+    // The paged feed still answers.
+    let (s, v) = app.call(Method::GET, "/v1/revocations", None, None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    drop(first);
+    let again = app.router.clone().oneshot(events()).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
 }
 
 async fn healthz_on(conn: &mut tokio::net::TcpStream) {
@@ -151,17 +233,14 @@ async fn healthz_on(conn: &mut tokio::net::TcpStream) {
 
 #[tokio::test]
 async fn connections_beyond_the_limit_wait_until_one_ends() {
-    let app = TestApp::with_config(|c| c.limits.max_connections = 2).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(countersign_server::serve(
-        listener,
-        app.state.clone(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    // Idle connections would be cut after the header timeout: make it longer than the
+    // test's own bound, so that only the end of a connection can free a place.
+    let app = TestApp::with_config(|c| {
+        c.limits.max_connections = 2;
+        c.limits.header_timeout = countersign_server::duration::Secs(120);
+    })
+    .await;
+    let (addr, stop, server) = served(&app).await;
     // Two connections are open and idle: the service is full.
     let first = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut second = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -184,10 +263,13 @@ async fn connections_beyond_the_limit_wait_until_one_ends() {
         metrics.contains("countersign_open_connections 2\n"),
         "{metrics}"
     );
-    // One ends: the third is accepted and answered.
+    // One ends: the third is accepted and answered (well before any header timeout).
     drop(first);
     let mut answer = String::new();
-    third.read_to_string(&mut answer).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(60), third.read_to_string(&mut answer))
+        .await
+        .expect("the third connection was not served after one ended")
+        .unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     drop(second);
     let _ = stop.send(());
