@@ -4,87 +4,20 @@
 //! the mail through a real SMTP server on loopback (Python's aiosmtpd, the gateway
 //! tests' `gateway/tests/smtp_server.py`) with a password only the gateway holds.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::thread;
 use std::time::Instant;
 
 use serde_json::Value as Json;
 
+use crate::smtp::SmtpServer;
 use crate::support::{
     InProcess, Lines, PATIENCE, POLL, Scene, Spawned, countersign, free_port, http_get,
 };
 
 const PASSWORD: &str = "smtp-Pa55word-only-the-gateway-knows";
 const SMTP_USER: &str = "agent@example.com";
-
-/// The SMTP server, stopped when dropped.
-struct SmtpServer {
-    child: Child,
-    port: u16,
-    mail: PathBuf,
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the SMTP server writing into `mail`, or says why the test is skipped (`None`).
-fn smtp_server(mail: PathBuf) -> Option<SmtpServer> {
-    let required = std::env::var_os("COUNTERSIGN_REQUIRE_SMTP").is_some();
-    let available = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        assert!(
-            !required,
-            "COUNTERSIGN_REQUIRE_SMTP is set but python3 with aiosmtpd is missing"
-        );
-        eprintln!(
-            "skipped: the gateway flow test needs python3 with aiosmtpd \
-             (python3 -m pip install aiosmtpd); set COUNTERSIGN_REQUIRE_SMTP=1 to make this a failure"
-        );
-        return None;
-    }
-    std::fs::create_dir_all(&mail).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gateway/tests/smtp_server.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .arg(&mail)
-        .arg(SMTP_USER)
-        .env("SMTP_TEST_PASSWORD", PASSWORD)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .strip_prefix("READY ")
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("the SMTP server did not start: {line:?}"));
-    Some(SmtpServer { child, port, mail })
-}
-
-impl SmtpServer {
-    /// The messages received so far, as the server recorded them.
-    fn messages(&self) -> Vec<Json> {
-        std::fs::read_dir(&self.mail)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-            .collect()
-    }
-}
 
 /// Waits until `condition` holds; fails the test after [`PATIENCE`].
 fn eventually<T>(what: &str, mut condition: impl FnMut() -> Option<T>) -> T {
@@ -178,7 +111,12 @@ fn receipts(scene: &Scene, n: usize) -> Vec<Json> {
 #[test]
 fn an_approved_email_is_sent_by_the_gateway_once_and_the_agent_never_sees_the_password() {
     let mut scene = Scene::prepare("gateway-flow");
-    let Some(smtp) = smtp_server(scene.dir.join("mail")) else {
+    let Some(smtp) = SmtpServer::start(
+        &scene.dir.join("mail"),
+        SMTP_USER,
+        PASSWORD,
+        "the gateway flow test",
+    ) else {
         return;
     };
     // The gateway's key: the audience of the agent's invocation, and the gateway whose

@@ -13,4 +13,6 @@ mod hostile_api;
 mod interop;
 mod replicas;
 mod service;
+#[path = "../../../gateway/tests/it/support/smtp.rs"]
+mod smtp;
 mod support;

@@ -1,73 +1,15 @@
 //! Email through a real SMTP server on loopback (Python's aiosmtpd), with AUTH: the
 //! message arrives as approved, and the password shows up nowhere.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-
 use crate::support::chain::{Call, approved, args, container, keys};
 use crate::support::gateway::{Setup, TestGateway, assert_refused};
 use crate::support::service::FakeService;
+use crate::support::smtp::SmtpServer;
 use crate::support::{TempDir, eventually, logs};
 
 const PASSWORD: &str = "smtp-Pa55word-only-the-gateway-knows";
 const POLICY: &str = r#"[["==", ".to", "bob@example.com"], ["==", ".cc", ["carol@example.com"]],
                         ["==", ".subject", "Quarterly report"]]"#;
-
-/// The SMTP server, stopped (by its process id) when dropped.
-struct SmtpServer {
-    child: Child,
-    port: u16,
-    mail: TempDir,
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the server, or says why the test is skipped (`None`).
-fn smtp_server() -> Option<SmtpServer> {
-    let required = std::env::var_os("COUNTERSIGN_REQUIRE_SMTP").is_some();
-    let available = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        assert!(
-            !required,
-            "COUNTERSIGN_REQUIRE_SMTP is set but python3 with aiosmtpd is missing"
-        );
-        eprintln!(
-            "skipped: the SMTP test needs python3 with aiosmtpd (python3 -m pip install aiosmtpd); \
-             set COUNTERSIGN_REQUIRE_SMTP=1 to make this a failure"
-        );
-        return None;
-    }
-    let mail = TempDir::new("mail");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .arg(mail.path())
-        .arg("agent@example.com")
-        .env("SMTP_TEST_PASSWORD", PASSWORD)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .strip_prefix("READY ")
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("the SMTP server did not start: {line:?}"));
-    Some(SmtpServer { child, port, mail })
-}
 
 fn routes(port: u16) -> String {
     format!(
@@ -86,17 +28,13 @@ fn routes(port: u16) -> String {
     )
 }
 
-fn messages(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect()
-}
-
 #[tokio::test]
 async fn an_email_arrives_as_approved_and_the_password_shows_nowhere() {
-    let Some(smtp) = smtp_server() else { return };
+    let mail = TempDir::new("mail");
+    let Some(smtp) = SmtpServer::start(mail.path(), "agent@example.com", PASSWORD, "the SMTP test")
+    else {
+        return;
+    };
     let keys = keys();
     let service = FakeService::start(keys.service.did()).await;
     let setup = Setup::new(&service, &routes(smtp.port));
@@ -111,12 +49,8 @@ async fn an_email_arrives_as_approved_and_the_password_shows_nowhere() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["upstream"]["status"], 250);
 
-    eventually("the message to arrive", || {
-        messages(smtp.mail.path()).len() == 1
-    })
-    .await;
-    let file = std::fs::read_to_string(&messages(smtp.mail.path())[0]).unwrap();
-    let record: serde_json::Value = serde_json::from_str(&file).unwrap();
+    eventually("the message to arrive", || smtp.messages().len() == 1).await;
+    let record = &smtp.messages()[0];
     assert_eq!(record["authenticated"], true);
     assert_eq!(record["mail_from"], "agent@example.com");
     assert_eq!(

@@ -5,6 +5,7 @@ pub mod chain;
 pub mod gateway;
 pub mod logs;
 pub mod service;
+pub mod smtp;
 pub mod upstream;
 
 use std::path::{Path, PathBuf};
