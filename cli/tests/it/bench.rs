@@ -2,10 +2,11 @@
 //! runs every phase against them through the real API, and reports each section with no
 //! errors. Figures and targets are not asserted: they depend on the machine.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::Value as Json;
 
+use crate::postgres::TestDatabase;
 use crate::support::{Lines, Run, Spawned, countersign};
 
 fn bench(args: &[&str]) -> Run {
@@ -67,51 +68,14 @@ fn quick_bench_runs_every_phase_without_errors() {
     assert!(run.stderr.contains("bench: full cycles"), "{}", run.stderr);
 }
 
-fn psql(url: &str, sql: &str) -> bool {
-    Command::new("psql")
-        .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// A database created for this test and dropped afterwards.
-struct Database {
-    base: String,
-    name: String,
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        psql(
-            &self.base,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-    }
-}
-
 #[test]
 fn quick_bench_on_postgres_with_two_replicas() {
-    let Ok(base) = std::env::var("COUNTERSIGN_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var_os("COUNTERSIGN_REQUIRE_POSTGRES").is_none(),
-            "COUNTERSIGN_REQUIRE_POSTGRES is set but COUNTERSIGN_TEST_DATABASE_URL is not"
-        );
-        eprintln!(
-            "SKIPPED quick_bench_on_postgres_with_two_replicas: set COUNTERSIGN_TEST_DATABASE_URL to run against PostgreSQL"
-        );
+    let Some(database) =
+        TestDatabase::create("cs_bench", "quick_bench_on_postgres_with_two_replicas")
+    else {
         return;
     };
-    let name = format!("cs_bench_{}", std::process::id());
-    assert!(
-        psql(&base, &format!("CREATE DATABASE {name}")),
-        "psql could not create {name}"
-    );
-    let _database = Database {
-        base: base.clone(),
-        name: name.clone(),
-    };
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    let url = format!("{prefix}/{name}");
+    let url = database.url();
     let run = bench(&["--database", &url, "--output", "json"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let report: Json = serde_json::from_str(&run.stdout).unwrap();

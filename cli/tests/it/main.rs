@@ -11,6 +11,7 @@ mod faults;
 mod gateway_flow;
 mod hostile_api;
 mod interop;
+mod postgres;
 mod replicas;
 mod service;
 #[path = "../../../gateway/tests/it/support/smtp.rs"]

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Instant;
 
+use crate::postgres::TestDatabase;
 use crate::support::{PATIENCE, POLL, Scene, Served, free_port};
 
 /// A webhook receiver on loopback that counts the events it is sent.
@@ -59,49 +60,12 @@ impl Hook {
     }
 }
 
-/// A database created for this test and dropped afterwards, even if the test fails.
-struct Database {
-    base: String,
-    name: String,
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        psql(
-            &self.base,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-    }
-}
-
-fn psql(url: &str, sql: &str) -> bool {
-    Command::new("psql")
-        .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn replicas_share_decisions_and_deliver_each_notification_once() {
-    let Ok(base) = std::env::var("COUNTERSIGN_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var_os("COUNTERSIGN_REQUIRE_POSTGRES").is_none(),
-            "COUNTERSIGN_REQUIRE_POSTGRES is set but COUNTERSIGN_TEST_DATABASE_URL is not"
-        );
-        eprintln!("SKIPPED replicas: set COUNTERSIGN_TEST_DATABASE_URL to run against PostgreSQL");
+    let Some(database) = TestDatabase::create("cs_replicas", "replicas") else {
         return;
     };
-    let name = format!("cs_replicas_{}", std::process::id());
-    assert!(
-        psql(&base, &format!("CREATE DATABASE {name}")),
-        "psql could not create {name}"
-    );
-    let _database = Database {
-        base: base.clone(),
-        name: name.clone(),
-    };
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    let url = format!("{prefix}/{name}");
+    let url = database.url();
 
     let hook = Hook::start();
     let mut scene = Scene::prepare("replicas");
@@ -203,27 +167,12 @@ fn replicas_share_decisions_and_deliver_each_notification_once() {
 async fn a_postgres_backup_restores_with_pg_dump() {
     use countersign_core::Keypair;
     use countersign_server::store::{Agent, open};
-    let Ok(base) = std::env::var("COUNTERSIGN_TEST_DATABASE_URL") else {
-        eprintln!(
-            "SKIPPED pg_dump backup: set COUNTERSIGN_TEST_DATABASE_URL to run against PostgreSQL"
-        );
+    let Some(live) = TestDatabase::create("cs_backup", "pg_dump backup") else {
         return;
     };
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    let id = std::process::id();
-    let (live, restored) = (format!("cs_backup_{id}"), format!("cs_restored_{id}"));
-    let mut guards = Vec::new();
-    for name in [&live, &restored] {
-        assert!(
-            psql(&base, &format!("CREATE DATABASE {name}")),
-            "psql could not create {name}"
-        );
-        guards.push(Database {
-            base: base.clone(),
-            name: name.clone(),
-        });
-    }
-    let store = open(&format!("{prefix}/{live}")).await.unwrap();
+    let restored =
+        TestDatabase::create_on(&live.base, &format!("cs_restored_{}", std::process::id()));
+    let store = open(&live.url()).await.unwrap();
     let agent = Agent {
         name: "bot".into(),
         did: Keypair::from_seed(&[4; 32]).did(),
@@ -233,11 +182,11 @@ async fn a_postgres_backup_restores_with_pg_dump() {
         created_at: 1_800_000_000,
     };
     store.add_agent(&agent, &[]).await.unwrap();
-    let dump = std::env::temp_dir().join(format!("cs-backup-{id}.dump"));
+    let dump = std::env::temp_dir().join(format!("cs-backup-{}.dump", std::process::id()));
     let out = Command::new("pg_dump")
         .args(["--format=custom", "--file"])
         .arg(&dump)
-        .arg(format!("{prefix}/{live}"))
+        .arg(live.url())
         .output()
         .unwrap();
     assert!(
@@ -247,7 +196,7 @@ async fn a_postgres_backup_restores_with_pg_dump() {
     );
     let out = Command::new("pg_restore")
         .args(["--no-owner", "--dbname"])
-        .arg(format!("{prefix}/{restored}"))
+        .arg(restored.url())
         .arg(&dump)
         .output()
         .unwrap();
@@ -258,7 +207,7 @@ async fn a_postgres_backup_restores_with_pg_dump() {
     );
     let _ = std::fs::remove_file(&dump);
     // The restored database opens (its migrations are recorded as applied) with the data.
-    let back = open(&format!("{prefix}/{restored}")).await.unwrap();
+    let back = open(&restored.url()).await.unwrap();
     assert_eq!(back.list_agents().await.unwrap(), vec![agent]);
     let (count, _) = back.audit_head().await.unwrap();
     assert_eq!(count, store.audit_head().await.unwrap().0);

@@ -4,7 +4,6 @@
 //! touched. Runs when `COUNTERSIGN_TEST_DATABASE_URL` names a PostgreSQL server.
 
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -16,6 +15,7 @@ use serde_json::{Value as Json, json};
 use super::{
     Api, Cast, Hook, Load, Rng, eventually, load_settings, rounds, seed, settle_and_check,
 };
+use crate::postgres::TestDatabase;
 use crate::support::{PATIENCE, POLL, Scene, Served, free_port, http_get};
 
 /// A TCP proxy on loopback to `target`; while down, it has cut every connection and its
@@ -134,28 +134,6 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
     });
 }
 
-/// A database created for this test and dropped afterwards, even if the test fails.
-struct Database {
-    base: String,
-    name: String,
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        psql(
-            &self.base,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-    }
-}
-
-fn psql(url: &str, sql: &str) -> bool {
-    Command::new("psql")
-        .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// `base` (`postgres://user@host:port/db?params`) split into the server's address and a
 /// URL builder that names another address and database.
 fn split_url(base: &str) -> (String, impl Fn(u16, &str) -> String) {
@@ -204,31 +182,15 @@ fn assert_clean(what: &str, status: u16, body: &Json) {
 
 #[test]
 fn a_database_outage_under_load_is_reported_and_recovered_from_without_loss() {
-    let Ok(base) = std::env::var("COUNTERSIGN_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var_os("COUNTERSIGN_REQUIRE_POSTGRES").is_none(),
-            "COUNTERSIGN_REQUIRE_POSTGRES is set but COUNTERSIGN_TEST_DATABASE_URL is not"
-        );
-        eprintln!(
-            "SKIPPED database outage: set COUNTERSIGN_TEST_DATABASE_URL to run against PostgreSQL"
-        );
+    let Some(database) = TestDatabase::create("cs_faults", "database outage") else {
         return;
     };
     let seed = seed("database outage");
     let rounds = rounds(1);
     let mut rng = Rng::new(seed);
-    let name = format!("cs_faults_{}", std::process::id());
-    assert!(
-        psql(&base, &format!("CREATE DATABASE {name}")),
-        "psql could not create {name}"
-    );
-    let _database = Database {
-        base: base.clone(),
-        name: name.clone(),
-    };
-    let (target, url_via) = split_url(&base);
+    let (target, url_via) = split_url(&database.base);
     let proxy = Proxy::start(&target);
-    let url = url_via(proxy.port, &name);
+    let url = url_via(proxy.port, &database.name);
 
     let hook = Arc::new(Hook::start(rng.fork()));
     let mut scene = Scene::prepare("faults-database");
