@@ -72,14 +72,8 @@ pub async fn run(
         (keys, ids)
     };
 
-    eprintln!("bench: memory: restarting the service; {agents} bare connections");
-    launch.restart_services()?;
-    let scene = scene
-        .reconnect(&launch.service_urls())
-        .await
-        .context("reconnecting after the restart")?;
-    tokio::time::sleep(SETTLE).await;
-    let rest = resident(launch)?;
+    let (scene, rest) =
+        restart_at_rest(launch, scene, &format!("{agents} bare connections")).await?;
     let mut bare = Vec::with_capacity(agents);
     for (i, id) in ids.iter().enumerate() {
         let url = &scene.urls[i % scene.urls.len()];
@@ -102,15 +96,7 @@ pub async fn run(
     drop(bare);
     let per_connection = with_bare.saturating_sub(rest) as f64 / agents as f64;
 
-    eprintln!("bench: memory: restarting the service; {agents} agents waiting");
-    launch.restart_services()?;
-    let scene = scene
-        .reconnect(&launch.service_urls())
-        .await
-        .context("reconnecting after the restart")?;
-    // Measured at rest, once it has answered a first call.
-    tokio::time::sleep(SETTLE).await;
-    let idle = resident(launch)?;
+    let (scene, idle) = restart_at_rest(launch, scene, &format!("{agents} agents waiting")).await?;
     let counts = Counts::new();
     let _ticker = Ticker::start(
         "memory: waiting",
@@ -163,6 +149,24 @@ pub async fn run(
         errors: counts.errors() + setup.errors(),
         messages: counts.messages(),
     })
+}
+
+/// Restarts the service (a fresh process, whose allocator holds nothing from earlier
+/// phases) for what comes `next`; answers the scene reconnected and the service's
+/// resident memory at rest, once it has answered a first call.
+async fn restart_at_rest(
+    launch: &mut Launch,
+    scene: Scene,
+    next: &str,
+) -> anyhow::Result<(Scene, u64)> {
+    eprintln!("bench: memory: restarting the service; {next}");
+    launch.restart_services()?;
+    let scene = scene
+        .reconnect(&launch.service_urls())
+        .await
+        .context("reconnecting after the restart")?;
+    tokio::time::sleep(SETTLE).await;
+    Ok((scene, resident(launch)?))
 }
 
 /// The service's resident memory, summed over its replicas.
