@@ -75,27 +75,6 @@ fn long_poll(
     })
 }
 
-type Served = (
-    std::net::SocketAddr,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-);
-
-/// The service on a real listener; stop it with the sender.
-async fn served(app: &TestApp) -> Served {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(countersign_server::serve(
-        listener,
-        app.state.clone(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    (addr, stop, server)
-}
-
 #[tokio::test]
 async fn one_agent_cannot_hold_more_long_polls_and_streams_than_its_share() {
     let (app, agent, other, device) = scene(2).await;
@@ -178,7 +157,8 @@ async fn one_agent_cannot_hold_more_long_polls_and_streams_than_its_share() {
 async fn a_client_that_hangs_up_gives_its_place_back() {
     let (app, agent, _, _) = scene(2).await;
     let id = pending_request(&app, &agent, "refund one").await;
-    let (addr, stop, server) = served(&app).await;
+    let served = app.serve().await;
+    let addr = served.addr;
     for path in [wait_path(&id), format!("/v1/requests/{id}/events")] {
         let mut conns = Vec::new();
         for _ in 0..2 {
@@ -195,8 +175,7 @@ async fn a_client_that_hangs_up_gives_its_place_back() {
         drop(conns);
         until_held(&app, &agent, 0).await;
     }
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    served.stop().await;
 }
 
 #[tokio::test]
@@ -240,7 +219,8 @@ async fn connections_beyond_the_limit_wait_until_one_ends() {
         c.limits.header_timeout = countersign_server::duration::Secs(120);
     })
     .await;
-    let (addr, stop, server) = served(&app).await;
+    let served = app.serve().await;
+    let addr = served.addr;
     // Two connections are open and idle: the service is full.
     let first = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut second = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -272,6 +252,5 @@ async fn connections_beyond_the_limit_wait_until_one_ends() {
         .unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     drop(second);
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    served.stop().await;
 }

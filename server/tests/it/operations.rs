@@ -108,16 +108,8 @@ async fn a_client_that_sends_its_headers_too_slowly_is_cut_off() {
     let app =
         TestApp::with_config(|c| c.limits.header_timeout = countersign_server::duration::Secs(1))
             .await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(countersign_server::serve(
-        listener,
-        app.state.clone(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let served = app.serve().await;
+    let addr = served.addr;
     // A well-behaved client is served over the real listener.
     let mut ok = tokio::net::TcpStream::connect(addr).await.unwrap();
     ok.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
@@ -146,6 +138,5 @@ async fn a_client_that_sends_its_headers_too_slowly_is_cut_off() {
         text.is_empty() || text.starts_with("HTTP/1.1 408"),
         "{text}"
     );
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    served.stop().await;
 }

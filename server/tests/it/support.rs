@@ -31,6 +31,20 @@ pub fn key(n: u8) -> Keypair {
     Keypair::from_seed(&[n; 32])
 }
 
+/// A served instance: [`Served::stop`] shuts it down and checks it stopped cleanly.
+pub struct Served {
+    pub addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
@@ -113,6 +127,21 @@ impl TestApp {
             service: key(9).did(),
             dir: PathBuf::new(),
         }
+    }
+
+    /// This instance served on a real loopback listener.
+    pub async fn serve(&self) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(countersign_server::serve(
+            listener,
+            self.state.clone(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Served { addr, stop, task }
     }
 
     pub fn jwt(&self, key: &Keypair) -> String {
