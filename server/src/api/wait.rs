@@ -39,8 +39,8 @@ pub async fn wait(
     Path(id): Path<String>,
     QueryArgs(q): QueryArgs<WaitQuery>,
 ) -> Result<Json<RequestView>, ApiError> {
-    // Refuse what the caller may not see before counting it, as the stream does.
-    visible_to(&caller, &current(&state, &id).await?)?;
+    // Counted before the first read (which also decides whether the caller may see the
+    // request): a caller at its limit gets 429 whatever it asks for.
     let _hold = state.hold(caller.did())?;
     let limit = q
         .timeout
