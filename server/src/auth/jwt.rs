@@ -97,19 +97,32 @@ pub fn sign(key: &Keypair, claims: &Claims) -> anyhow::Result<String> {
     )?)
 }
 
+/// Claims beyond the standard ones, as a signed statement carries them.
+pub type Extra = serde_json::Map<String, serde_json::Value>;
+
+/// The claims of a signed statement: the standard ones and the rest.
+#[derive(Deserialize)]
+struct Statement {
+    #[serde(flatten)]
+    claims: Claims,
+    #[serde(flatten)]
+    extra: Extra,
+}
+
 /// Verifies a token's signature, audience and times; the caller consumes the `jti`.
 pub fn verify(token: &str, service: &Did, rules: TimeRules) -> Result<Verified, JwtError> {
-    verify_sized(token, service, rules, MAX_TOKEN_LEN)
+    verify_statement(token, service, rules, MAX_TOKEN_LEN).map(|(verified, _)| verified)
 }
 
 /// As [`verify`], for a signed statement that may be longer than a bearer token (a
-/// gateway's batch of receipts): at most `max_len` bytes.
-pub fn verify_sized(
+/// gateway's batch of receipts): at most `max_len` bytes. Answers the claims beyond the
+/// standard ones too, from the same decoding.
+pub fn verify_statement(
     token: &str,
     service: &Did,
     rules: TimeRules,
     max_len: usize,
-) -> Result<Verified, JwtError> {
+) -> Result<(Verified, Extra), JwtError> {
     if token.len() > max_len {
         return Err(JwtError::Malformed);
     }
@@ -129,7 +142,7 @@ pub fn verify_sized(
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
     let key = DecodingKey::from_ed_der(did.public_key_bytes());
-    let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+    let Statement { claims, extra } = jsonwebtoken::decode::<Statement>(token, &key, &validation)
         .map_err(|_| JwtError::BadSignature)?
         .claims;
     if claims.aud != service.to_string() {
@@ -139,7 +152,7 @@ pub fn verify_sized(
     if claims.jti.is_empty() || claims.jti.len() > MAX_JTI_LEN {
         return Err(JwtError::BadJti);
     }
-    Ok(Verified { did, claims })
+    Ok((Verified { did, claims }, extra))
 }
 
 fn check_times(claims: &Claims, r: TimeRules) -> Result<(), JwtError> {
