@@ -24,10 +24,10 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::serve::ListenerExt;
 use countersign_core::validate::Limits;
 use countersign_core::{Cid, Validator};
 use countersign_server::clock::Clock;
+use countersign_server::listen::{self, ConnectionLimits};
 use countersign_server::setup;
 use tokio::task::JoinHandle;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -146,21 +146,33 @@ impl Gateway {
         app(self.state.clone())
     }
 
-    /// Serves until `shutdown` completes.
+    /// Serves until `shutdown` completes; the background tasks run as long as it does.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // Answers go out at once, not after the client's delayed acknowledgement of the
-        // previous segment.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        serve(self.state.clone(), listener, shutdown).await
     }
+}
+
+/// Serves the gateway's application until `shutdown` completes: a client gets at most
+/// `limits.header_timeout` to send its request head, at most `limits.max_connections`
+/// are served at once, and in-flight calls get `limits.request_timeout` to finish at
+/// shutdown.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = &state.config.limits;
+    let connections = ConnectionLimits {
+        header_timeout: Duration::from_secs(limits.header_timeout.0),
+        max_connections: limits.max_connections,
+        drain: Duration::from_secs(limits.request_timeout.0),
+    };
+    let open = state.metrics.connections.clone();
+    listen::serve(listener, app(state), connections, open, shutdown, || {}).await
 }
 
 impl Drop for Gateway {

@@ -1,17 +1,23 @@
-//! Prometheus metrics of the gateway: invocations by outcome and refusals by kind.
+//! Prometheus metrics of the gateway: invocations by outcome, refusals by kind, and the
+//! connections being served.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
+use countersign_server::listen::OpenConnections;
+
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// (family, label value) → count.
     counts: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Connections being served now.
+    pub connections: OpenConnections,
 }
 
 const EXECUTED: &str = "countersign_gateway_invocations_total";
 const REFUSED: &str = "countersign_gateway_refusals_total";
+const OPEN: &str = "countersign_gateway_open_connections";
 
 impl Metrics {
     /// An invocation that reached the upstream (`ok` or `upstream_error`).
@@ -42,6 +48,12 @@ impl Metrics {
                 let _ = writeln!(out, "{family}{{{label}=\"{value}\"}} {n}");
             }
         }
+        let _ = writeln!(
+            out,
+            "# HELP {OPEN} Connections being served (at most limits.max_connections).\n\
+             # TYPE {OPEN} gauge\n{OPEN} {}",
+            self.connections.count()
+        );
         out
     }
 }
@@ -66,5 +78,15 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("# TYPE countersign_gateway_refusals_total counter"));
+        assert!(
+            text.contains("countersign_gateway_open_connections 0\n"),
+            "{text}"
+        );
+        let open = m.connections.open();
+        assert!(
+            m.render()
+                .contains("countersign_gateway_open_connections 1\n")
+        );
+        drop(open);
     }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod holds;
 pub mod ids;
 mod input;
+pub mod listen;
 pub mod metrics;
 pub mod notify;
 pub mod pairing;
@@ -23,7 +24,6 @@ mod waiters;
 mod web;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -67,11 +67,10 @@ pub fn app(state: AppState) -> Router {
 /// Serves until `shutdown` completes, with the background work (expiring requests,
 /// checkpoints, notifications, other replicas' changes) running alongside.
 ///
-/// Connections are served by hyper directly so that a client gets at most
-/// `limits.header_timeout` to send its request head (a slow client cannot hold a
-/// connection open); bodies and answers are bounded by `limits.request_timeout`; at most
-/// `limits.max_connections` are served at once. At shutdown, long-polls answer at once
-/// and in-flight calls finish.
+/// A client gets at most `limits.header_timeout` to send its request head (a slow client
+/// cannot hold a connection open); bodies and answers are bounded by
+/// `limits.request_timeout`; at most `limits.max_connections` are served at once (see
+/// [`listen`]). At shutdown, long-polls answer at once and in-flight calls finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -80,77 +79,28 @@ pub async fn serve(
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let notifications = tokio::spawn(notify::run(state.clone()));
     let changes = tokio::spawn(follow_changes(state.clone()));
-    let service = hyper_util::service::TowerToHyperService::new(app(state.clone()));
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(state.config.limits.header_timeout.0));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(
-        state.config.limits.max_connections.max(1),
-    ));
-    let mut warned_full: Option<tokio::time::Instant> = None;
-    tokio::pin!(shutdown);
-    loop {
-        // At `limits.max_connections`, stop accepting: further connections wait in the
-        // listen backlog until one ends.
-        if slots.available_permits() == 0
-            && warned_full.is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
-        {
-            tracing::warn!(
-                max = state.config.limits.max_connections,
-                "the connection limit is reached (limits.max_connections): new connections \
-                 wait until one ends"
-            );
-            warned_full = Some(tokio::time::Instant::now());
-        }
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        // Out of file descriptors and the like: pause rather than spin.
-                        tracing::warn!(error = %e, "accepting a connection failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                // Small answers and stream events go out at once, not after the peer's
-                // delayed acknowledgement of the previous segment.
-                let _ = stream.set_nodelay(true);
-                let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service.clone());
-                let conn = graceful.watch(conn);
-                let open = state.metrics.connection();
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                    drop((slot, open));
-                });
-            }
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
+    let limits = &state.config.limits;
+    let connections = listen::ConnectionLimits {
+        header_timeout: Duration::from_secs(limits.header_timeout.0),
+        max_connections: limits.max_connections,
+        drain: Duration::from_secs(limits.request_timeout.0),
+    };
+    let open = state.metrics.connections.clone();
     // In-flight calls finish; long-polls answer with the current state at once.
-    state.begin_shutdown();
-    let drain = Duration::from_secs(state.config.limits.request_timeout.0);
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some connections were still open when shutdown ended");
-    }
+    let stopping = || state.begin_shutdown();
+    let served = listen::serve(
+        listener,
+        app(state.clone()),
+        connections,
+        open,
+        shutdown,
+        stopping,
+    )
+    .await;
     housekeeping.abort();
     notifications.abort();
     changes.abort();
-    Ok(())
+    served
 }
 
 /// Follows what other replicas commit (PostgreSQL), waking this process's waiters and

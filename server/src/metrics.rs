@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::listen::OpenConnections;
 
 /// Upper bounds (seconds) of the time-to-decision histogram.
 const DECISION_BUCKETS: [f64; 10] = [
@@ -17,7 +18,7 @@ pub struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, String), u64>>,
     decision_seconds: Mutex<Histogram>,
     /// Connections being served now.
-    connections: AtomicUsize,
+    pub connections: OpenConnections,
 }
 
 #[derive(Debug, Default)]
@@ -58,12 +59,6 @@ impl Metrics {
     pub fn inc(&self, family: &'static str, label: impl Into<String>) {
         let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         *counters.entry((family, label.into())).or_default() += 1;
-    }
-
-    /// A connection is being served until the guard is dropped.
-    pub fn connection(self: &std::sync::Arc<Self>) -> OpenConnection {
-        self.connections.fetch_add(1, Ordering::Relaxed);
-        OpenConnection(self.clone())
     }
 
     pub fn observe_decision(&self, seconds: i64) {
@@ -113,7 +108,7 @@ impl Metrics {
         let _ = writeln!(
             out,
             "# HELP countersign_open_connections Connections being served (at most limits.max_connections).\n# TYPE countersign_open_connections gauge\ncountersign_open_connections {}",
-            self.connections.load(Ordering::Relaxed)
+            self.connections.count()
         );
         let h = self
             .decision_seconds
@@ -133,16 +128,6 @@ impl Metrics {
             h.count, h.sum, h.count
         );
         out
-    }
-}
-
-/// One connection counted in `countersign_open_connections` while it lives.
-#[derive(Debug)]
-pub struct OpenConnection(std::sync::Arc<Metrics>);
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -184,10 +169,10 @@ mod tests {
     }
 
     #[test]
-    fn open_connections_are_counted_while_their_guards_live() {
-        let m = std::sync::Arc::new(Metrics::default());
-        let first = m.connection();
-        let second = m.connection();
+    fn open_connections_are_rendered_as_a_gauge() {
+        let m = Metrics::default();
+        let first = m.connections.open();
+        let second = m.connections.open();
         assert!(m.render(0, 0).contains("countersign_open_connections 2\n"));
         drop(first);
         drop(second);

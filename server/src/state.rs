@@ -34,7 +34,7 @@ pub struct Inner {
     pub audit_feed: watch::Sender<u64>,
     /// Set when the service begins to shut down: long-polls answer and streams end.
     pub stopping: watch::Sender<bool>,
-    pub metrics: Arc<Metrics>,
+    pub metrics: Metrics,
     /// Long-polls and event streams open per caller.
     pub holds: Holds,
     /// Public (unauthenticated) streams open, service-wide.
@@ -63,7 +63,7 @@ impl AppState {
             revocation_feed: watch::channel(0).0,
             audit_feed: watch::channel(0).0,
             stopping: watch::channel(false).0,
-            metrics: Arc::default(),
+            metrics: Metrics::default(),
             holds,
             public_streams,
             vapid: OnceLock::new(),

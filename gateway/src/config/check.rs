@@ -23,6 +23,9 @@ const RESERVED_HEADERS: &[&str] = &[
 /// Most approvals a quorum may ask for.
 pub const MAX_QUORUM: u32 = 16;
 
+/// Most connections a gateway may be configured to serve at once.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
+
 pub(super) fn problems(config: &Config, credentials: bool) -> Vec<String> {
     let mut out = Vec::new();
     match reqwest::Url::parse(&config.service.url) {
@@ -34,6 +37,12 @@ pub(super) fn problems(config: &Config, credentials: bool) -> Vec<String> {
     }
     if config.limits.max_body_bytes < 1024 {
         out.push("limits.max_body_bytes: must be at least 1024".into());
+    }
+    let connections = config.limits.max_connections;
+    if !(1..=MAX_CONNECTIONS).contains(&connections) {
+        out.push(format!(
+            "limits.max_connections: must be between 1 and {MAX_CONNECTIONS}, not {connections}"
+        ));
     }
     if config.checks.proof_cache == 0 {
         out.push("checks.proof_cache: must be at least 1".into());

@@ -72,6 +72,10 @@ pub struct LimitsConfig {
     pub max_body_bytes: usize,
     /// The longest one request to the gateway may take, upstream call included.
     pub request_timeout: Secs,
+    /// How long a client has to send its request head.
+    pub header_timeout: Secs,
+    /// Connections served at once; beyond, new ones wait until one ends.
+    pub max_connections: usize,
 }
 
 impl Default for LimitsConfig {
@@ -79,6 +83,8 @@ impl Default for LimitsConfig {
         LimitsConfig {
             max_body_bytes: 1024 * 1024,
             request_timeout: Secs(60),
+            header_timeout: Secs(10),
+            max_connections: 10_000,
         }
     }
 }

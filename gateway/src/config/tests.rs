@@ -205,3 +205,38 @@ fn relative_paths_follow_the_config_file() {
         &SecretSource::File("/etc/cs/secrets/stripe".into())
     );
 }
+
+#[test]
+fn connection_limits_have_defaults_and_bounds() {
+    let text = |limits: &str| {
+        format!(
+            r#"
+            data_dir = "d"
+            owners = ["{OWNER}"]
+            [service]
+            url = "http://127.0.0.1:8420"
+            [limits]
+            {limits}
+            [[routes]]
+            command = "/a"
+            noop = {{}}
+            "#
+        )
+    };
+    let config = parse(&text("")).unwrap();
+    assert_eq!(config.limits.header_timeout, Secs(10));
+    assert_eq!(config.limits.max_connections, 10_000);
+    assert_eq!(all_problems(&text("")), Vec::<String>::new());
+    let found = all_problems(&text("header_timeout = \"0s\""));
+    assert_eq!(found, ["limits: \"0s\" is not a usable duration"]);
+    let found = all_problems(&text("max_connections = 0"));
+    assert_eq!(
+        found,
+        ["limits.max_connections: must be between 1 and 1000000, not 0"]
+    );
+    let found = all_problems(&text("max_connections = 2000000"));
+    assert_eq!(
+        found,
+        ["limits.max_connections: must be between 1 and 1000000, not 2000000"]
+    );
+}

@@ -65,10 +65,11 @@ impl Setup {
     }
 }
 
-/// A served gateway; it stops when dropped.
+/// A served gateway (as `countersign gateway` serves it); it stops when dropped.
 #[derive(Debug)]
 pub struct TestGateway {
     pub url: String,
+    pub addr: std::net::SocketAddr,
     pub clock: Arc<ManualClock>,
     pub gateway: Gateway,
     http: reqwest::Client,
@@ -102,14 +103,15 @@ impl TestGateway {
         let tuning = tuning(&config);
         let gateway = Gateway::start(config, clock.clone(), tuning).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = gateway.router();
+        let addr = listener.local_addr().unwrap();
+        let url = format!("http://{addr}");
+        let state = gateway.state().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            countersign_gateway::serve(state, listener, shutdown)
                 .await
                 .unwrap();
         });
@@ -117,6 +119,7 @@ impl TestGateway {
         eventually("the live revocation stream", || view.is_live()).await;
         TestGateway {
             url,
+            addr,
             clock,
             gateway,
             http: reqwest::Client::new(),
