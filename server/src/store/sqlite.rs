@@ -10,6 +10,7 @@ mod jtis;
 mod notify;
 mod requests;
 mod revocations;
+mod writer;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -23,12 +24,13 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use frame::{frame, unframe};
+use writer::Writer;
 
 use super::rows::{self, Columns};
 use super::{
     Agent, Approval, AuditEvent, AutoApproval, ClaimSpec, CreateLimits, Delivery, DeliveryEnd,
     Denial, Device, KillReport, KillTarget, Pairing, PartialApproval, PushSubscription, QuorumRule,
-    Request, RequestFilter, Result, RevokedEntry, Store, StoreError, Timestamp, TokenRecord,
+    Request, RequestFilter, Result, RevokedEntry, Store, Timestamp, TokenRecord,
 };
 use crate::audit::{Checkpoint, Entry};
 
@@ -46,7 +48,10 @@ pub struct SqliteStore {
     /// queue here, in order, and start the moment the previous one ends, instead of each
     /// taking a connection and sleep-polling SQLite's lock in its busy handler (steps of
     /// 1 to 100 ms), which under load kept writers waiting far longer than writes take.
+    /// Used only on `writer`.
     writes: SqlitePool,
+    /// The thread every write runs on.
+    writer: Writer,
     /// Records token ids in batches, on `writes`.
     jtis: jtis::Jtis,
 }
@@ -71,9 +76,11 @@ impl SqliteStore {
                 .connect_with(options)
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            let writer = Writer::start()?;
             return Ok(SqliteStore {
-                jtis: jtis::Jtis::start(pool.clone()),
+                jtis: jtis::Jtis::start(&writer, pool.clone()),
                 writes: pool.clone(),
+                writer,
                 pool,
             });
         }
@@ -82,14 +89,21 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let writes = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
+        // The write connection belongs to the writer thread's runtime.
+        let writer = Writer::start()?;
+        let writes = writer
+            .run(async move {
+                Ok(SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await?)
+            })
             .await?;
         Ok(SqliteStore {
-            jtis: jtis::Jtis::start(writes.clone()),
+            jtis: jtis::Jtis::start(&writer, writes.clone()),
             pool,
             writes,
+            writer,
         })
     }
 }
@@ -98,17 +112,13 @@ impl SqliteStore {
 /// writers queue (up to the busy timeout) instead of failing on a lock upgrade, and
 /// everything the transaction reads stays current until it commits.
 ///
-/// It is begun in a task of its own. sqlx leaves a custom `BEGIN` open on the pooled
-/// connection when the future that began it is dropped just after the `BEGIN` ran (a
-/// caller that went away cancels its handler): the connection then holds the write lock
-/// for good, and every later write fails. A task is never dropped half-way, and a
-/// transaction nobody takes is rolled back when dropped.
+/// Only ever called on the writer thread ([`Writer::run`]), whose tasks are never
+/// dropped half-way: sqlx leaves a custom `BEGIN` open on the pooled connection when the
+/// future that began it is dropped just after the `BEGIN` ran, and the connection would
+/// then hold the write lock for good. A transaction nobody takes is rolled back when
+/// dropped.
 async fn begin(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>> {
-    let pool = pool.clone();
-    tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await })
-        .await
-        .map_err(|e| StoreError::Database(format!("beginning a transaction failed: {e}")))?
-        .map_err(StoreError::from)
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 
 impl Columns for SqliteRow {
@@ -147,7 +157,12 @@ impl Store for SqliteStore {
     }
 
     async fn add_agent(&self, agent: &Agent, audit: &[AuditEvent]) -> Result<()> {
-        agents::add(&self.writes, agent, audit).await
+        let writes = self.writes.clone();
+        let agent = agent.clone();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { agents::add(&writes, &agent, &audit).await })
+            .await
     }
 
     async fn list_agents(&self) -> Result<Vec<Agent>> {
@@ -159,11 +174,20 @@ impl Store for SqliteStore {
     }
 
     async fn remove_agent(&self, name: &str, audit: &[AuditEvent]) -> Result<()> {
-        agents::remove(&self.writes, name, audit).await
+        let writes = self.writes.clone();
+        let name = name.to_owned();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { agents::remove(&writes, &name, &audit).await })
+            .await
     }
 
     async fn create_pairing(&self, pairing: &Pairing) -> Result<()> {
-        devices::create_pairing(&self.writes, pairing).await
+        let writes = self.writes.clone();
+        let pairing = pairing.clone();
+        self.writer
+            .run(async move { devices::create_pairing(&writes, &pairing).await })
+            .await
     }
 
     async fn pairing(&self, id: &str) -> Result<Option<Pairing>> {
@@ -177,11 +201,23 @@ impl Store for SqliteStore {
         name: &str,
         now: Timestamp,
     ) -> Result<Pairing> {
-        devices::claim_pairing(&self.writes, code_hash, device, name, now).await
+        let writes = self.writes.clone();
+        let code_hash = code_hash.to_vec();
+        let device = *device;
+        let name = name.to_owned();
+        self.writer
+            .run(async move { devices::claim_pairing(&writes, &code_hash, &device, &name, now).await })
+            .await
     }
 
     async fn confirm_pairing(&self, id: &str, device: &Device, audit: &[AuditEvent]) -> Result<()> {
-        devices::confirm_pairing(&self.writes, id, device, audit).await
+        let writes = self.writes.clone();
+        let id = id.to_owned();
+        let device = device.clone();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { devices::confirm_pairing(&writes, &id, &device, &audit).await })
+            .await
     }
 
     async fn list_devices(&self) -> Result<Vec<Device>> {
@@ -198,7 +234,12 @@ impl Store for SqliteStore {
         now: Timestamp,
         audit: &[AuditEvent],
     ) -> Result<Device> {
-        devices::remove_device(&self.writes, id, now, audit).await
+        let writes = self.writes.clone();
+        let id = id.to_owned();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { devices::remove_device(&writes, &id, now, &audit).await })
+            .await
     }
 
     async fn create_request(
@@ -207,7 +248,12 @@ impl Store for SqliteStore {
         limits: CreateLimits,
         audit: &[AuditEvent],
     ) -> Result<()> {
-        requests::create(&self.writes, request, limits, audit).await
+        let writes = self.writes.clone();
+        let request = request.clone();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { requests::create(&writes, &request, limits, &audit).await })
+            .await
     }
 
     async fn request(&self, id: &str) -> Result<Option<Request>> {
@@ -224,11 +270,23 @@ impl Store for SqliteStore {
         approval: &Approval,
         audit: &[AuditEvent],
     ) -> Result<Request> {
-        requests::approve(&self.writes, id, approval, audit).await
+        let writes = self.writes.clone();
+        let id = id.to_owned();
+        let approval = approval.clone();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { requests::approve(&writes, &id, &approval, &audit).await })
+            .await
     }
 
     async fn deny(&self, id: &str, denial: &Denial, audit: &[AuditEvent]) -> Result<Request> {
-        requests::deny(&self.writes, id, denial, audit).await
+        let writes = self.writes.clone();
+        let id = id.to_owned();
+        let denial = denial.clone();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { requests::deny(&writes, &id, &denial, &audit).await })
+            .await
     }
 
     async fn withdraw(
@@ -238,19 +296,37 @@ impl Store for SqliteStore {
         now: Timestamp,
         audit: &[AuditEvent],
     ) -> Result<Request> {
-        requests::withdraw(&self.writes, id, agent, now, audit).await
+        let writes = self.writes.clone();
+        let id = id.to_owned();
+        let agent = *agent;
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { requests::withdraw(&writes, &id, &agent, now, &audit).await })
+            .await
     }
 
     async fn expire_due(&self, now: Timestamp) -> Result<Vec<String>> {
-        requests::expire_due(&self.writes, now).await
+        let writes = self.writes.clone();
+        self.writer
+            .run(async move { requests::expire_due(&writes, now).await })
+            .await
     }
 
     async fn put_push_subscription(&self, subscription: &PushSubscription) -> Result<()> {
-        notify::put_subscription(&self.writes, subscription).await
+        let writes = self.writes.clone();
+        let subscription = subscription.clone();
+        self.writer
+            .run(async move { notify::put_subscription(&writes, &subscription).await })
+            .await
     }
 
     async fn remove_push_subscription(&self, device_id: &str, endpoint: &str) -> Result<bool> {
-        notify::remove_subscription(&self.writes, device_id, endpoint).await
+        let writes = self.writes.clone();
+        let device_id = device_id.to_owned();
+        let endpoint = endpoint.to_owned();
+        self.writer
+            .run(async move { notify::remove_subscription(&writes, &device_id, &endpoint).await })
+            .await
     }
 
     async fn push_subscriptions(&self, device_id: &str) -> Result<Vec<PushSubscription>> {
@@ -258,7 +334,11 @@ impl Store for SqliteStore {
     }
 
     async fn claim_deliveries(&self, spec: &ClaimSpec) -> Result<Vec<Delivery>> {
-        notify::claim(&self.writes, spec).await
+        let writes = self.writes.clone();
+        let spec = spec.clone();
+        self.writer
+            .run(async move { notify::claim(&writes, &spec).await })
+            .await
     }
 
     async fn retry_delivery(
@@ -267,7 +347,12 @@ impl Store for SqliteStore {
         next_at: Timestamp,
         error: &str,
     ) -> Result<bool> {
-        notify::retry(&self.writes, delivery, next_at, error).await
+        let writes = self.writes.clone();
+        let delivery = delivery.clone();
+        let error = error.to_owned();
+        self.writer
+            .run(async move { notify::retry(&writes, &delivery, next_at, &error).await })
+            .await
     }
 
     async fn finish_delivery(
@@ -277,7 +362,13 @@ impl Store for SqliteStore {
         now: Timestamp,
         audit: &[AuditEvent],
     ) -> Result<bool> {
-        notify::finish(&self.writes, delivery, end, now, audit).await
+        let writes = self.writes.clone();
+        let delivery = delivery.clone();
+        let end = end.clone();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { notify::finish(&writes, &delivery, &end, now, &audit).await })
+            .await
     }
 
     async fn deliveries(&self, request_id: &str) -> Result<Vec<Delivery>> {
@@ -295,15 +386,24 @@ impl Store for SqliteStore {
     }
 
     async fn prune_jtis(&self, now: Timestamp) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM used_jtis WHERE expires_at < ?")
-            .bind(now)
-            .execute(&self.writes)
-            .await?;
-        Ok(done.rows_affected())
+        let writes = self.writes.clone();
+        self.writer
+            .run(async move {
+                let done = sqlx::query("DELETE FROM used_jtis WHERE expires_at < ?")
+                    .bind(now)
+                    .execute(&writes)
+                    .await?;
+                Ok(done.rows_affected())
+            })
+            .await
     }
 
     async fn append_audit(&self, audit: &[AuditEvent]) -> Result<()> {
-        audit::append(&self.writes, audit).await
+        let writes = self.writes.clone();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { audit::append(&writes, &audit).await })
+            .await
     }
 
     async fn append_audit_once(
@@ -313,7 +413,22 @@ impl Store for SqliteStore {
         items: &[(String, AuditEvent)],
         evidence: (&str, &str),
     ) -> Result<Vec<bool>> {
-        audit::append_once(&self.writes, issuer, expires_at, items, evidence).await
+        let writes = self.writes.clone();
+        let issuer = *issuer;
+        let items = items.to_vec();
+        let evidence = (evidence.0.to_owned(), evidence.1.to_owned());
+        self.writer
+            .run(async move {
+                audit::append_once(
+                    &writes,
+                    &issuer,
+                    expires_at,
+                    &items,
+                    (evidence.0.as_str(), evidence.1.as_str()),
+                )
+                .await
+            })
+            .await
     }
 
     async fn audit_entries(&self, after: i64, limit: u32) -> Result<Vec<Entry>> {
@@ -325,7 +440,11 @@ impl Store for SqliteStore {
     }
 
     async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
-        audit::add_checkpoint(&self.writes, checkpoint).await
+        let writes = self.writes.clone();
+        let checkpoint = checkpoint.clone();
+        self.writer
+            .run(async move { audit::add_checkpoint(&writes, &checkpoint).await })
+            .await
     }
 
     async fn checkpoints(&self, after: i64) -> Result<Vec<Checkpoint>> {
@@ -333,7 +452,11 @@ impl Store for SqliteStore {
     }
 
     async fn add_tokens(&self, tokens: &[TokenRecord]) -> Result<()> {
-        revocations::add_tokens(&self.writes, tokens).await
+        let writes = self.writes.clone();
+        let tokens = tokens.to_vec();
+        self.writer
+            .run(async move { revocations::add_tokens(&writes, &tokens).await })
+            .await
     }
 
     async fn token(&self, cid: &str) -> Result<Option<TokenRecord>> {
@@ -349,7 +472,12 @@ impl Store for SqliteStore {
     }
 
     async fn revoke(&self, entry: &RevokedEntry, audit: &[AuditEvent]) -> Result<Option<i64>> {
-        revocations::revoke(&self.writes, entry, audit).await
+        let writes = self.writes.clone();
+        let entry = entry.clone();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { revocations::revoke(&writes, &entry, &audit).await })
+            .await
     }
 
     async fn revocations_after(&self, after: i64, limit: u32) -> Result<Vec<RevokedEntry>> {
@@ -362,11 +490,19 @@ impl Store for SqliteStore {
         now: Timestamp,
         audit: &[AuditEvent],
     ) -> Result<KillReport> {
-        agents::kill(&self.writes, target, now, audit).await
+        let writes = self.writes.clone();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { agents::kill(&writes, target, now, &audit).await })
+            .await
     }
 
     async fn lift_kill(&self, target: KillTarget, audit: &[AuditEvent]) -> Result<()> {
-        agents::lift_kill(&self.writes, target, audit).await
+        let writes = self.writes.clone();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { agents::lift_kill(&writes, target, &audit).await })
+            .await
     }
 
     async fn is_killed(&self, agent: &Did) -> Result<bool> {
@@ -374,11 +510,21 @@ impl Store for SqliteStore {
     }
 
     async fn suspend_agent(&self, agent: &Did, now: Timestamp, audit: &[AuditEvent]) -> Result<()> {
-        agents::suspend(&self.writes, agent, now, audit).await
+        let writes = self.writes.clone();
+        let agent = *agent;
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { agents::suspend(&writes, &agent, now, &audit).await })
+            .await
     }
 
     async fn resume_agent(&self, name: &str, audit: &[AuditEvent]) -> Result<()> {
-        agents::resume(&self.writes, name, audit).await
+        let writes = self.writes.clone();
+        let name = name.to_owned();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { agents::resume(&writes, &name, &audit).await })
+            .await
     }
 
     async fn is_suspended(&self, agent: &Did) -> Result<bool> {
@@ -402,7 +548,12 @@ impl Store for SqliteStore {
     }
 
     async fn add_auto_approval(&self, auto: &AutoApproval, audit: &[AuditEvent]) -> Result<()> {
-        controls::add_auto(&self.writes, auto, audit).await
+        let writes = self.writes.clone();
+        let auto = auto.clone();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { controls::add_auto(&writes, &auto, &audit).await })
+            .await
     }
 
     async fn auto_approvals(&self, now: Timestamp) -> Result<Vec<AutoApproval>> {
@@ -415,11 +566,21 @@ impl Store for SqliteStore {
         now: Timestamp,
         audit: &[AuditEvent],
     ) -> Result<()> {
-        controls::remove_auto(&self.writes, cid, now, audit).await
+        let writes = self.writes.clone();
+        let cid = cid.to_owned();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { controls::remove_auto(&writes, &cid, now, &audit).await })
+            .await
     }
 
     async fn add_quorum_rule(&self, rule: &QuorumRule, audit: &[AuditEvent]) -> Result<()> {
-        controls::add_rule(&self.writes, rule, audit).await
+        let writes = self.writes.clone();
+        let rule = rule.clone();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { controls::add_rule(&writes, &rule, &audit).await })
+            .await
     }
 
     async fn quorum_rules(&self) -> Result<Vec<QuorumRule>> {
@@ -427,7 +588,12 @@ impl Store for SqliteStore {
     }
 
     async fn remove_quorum_rule(&self, id: &str, audit: &[AuditEvent]) -> Result<()> {
-        controls::remove_rule(&self.writes, id, audit).await
+        let writes = self.writes.clone();
+        let id = id.to_owned();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { controls::remove_rule(&writes, &id, &audit).await })
+            .await
     }
 
     async fn add_partial_approval(
@@ -435,7 +601,12 @@ impl Store for SqliteStore {
         approval: &PartialApproval,
         audit: &[AuditEvent],
     ) -> Result<Vec<PartialApproval>> {
-        controls::add_partial(&self.writes, approval, audit).await
+        let writes = self.writes.clone();
+        let approval = approval.clone();
+        let audit = audit.to_vec();
+        self.writer
+            .run(async move { controls::add_partial(&writes, &approval, &audit).await })
+            .await
     }
 }
 

@@ -8,6 +8,7 @@ use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::begin;
+use super::writer::Writer;
 use crate::store::{Result, StoreError, Timestamp};
 
 /// Most ids in one transaction.
@@ -26,9 +27,10 @@ struct Use {
 pub(super) struct Jtis(mpsc::UnboundedSender<Use>);
 
 impl Jtis {
-    pub(super) fn start(writes: SqlitePool) -> Jtis {
+    /// Starts the recorder on the writer thread.
+    pub(super) fn start(writer: &Writer, writes: SqlitePool) -> Jtis {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(record(writes, rx));
+        writer.spawn(record(writes, rx));
         Jtis(tx)
     }
 
