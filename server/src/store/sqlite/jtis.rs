@@ -4,14 +4,16 @@
 //! them all: one commit for as many ids as were waiting. A caller is answered only once
 //! its id is durable, and of the same id twice, only the first is new.
 
-use sqlx::SqlitePool;
+use std::collections::HashSet;
+
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::begin;
 use super::writer::Writer;
 use crate::store::{Result, StoreError, Timestamp};
 
-/// Most ids in one transaction.
+/// Most ids in one transaction (three bound values each, well under SQLite's limit).
 const MAX_BATCH: usize = 256;
 
 #[derive(Debug)]
@@ -80,22 +82,26 @@ async fn record(writes: SqlitePool, mut rx: mpsc::UnboundedReceiver<Use>) {
     }
 }
 
-/// Inserts the batch in one transaction; whether each id was new, in order.
+/// Inserts the batch in one statement and one transaction; whether each id was new, in
+/// order (of the same id twice in a batch, the first is new).
 async fn insert(writes: &SqlitePool, batch: &[Use]) -> Result<Vec<bool>> {
     let mut tx = begin(writes).await?;
-    let mut fresh = Vec::with_capacity(batch.len());
-    for used in batch {
-        let done = sqlx::query(
-            "INSERT INTO used_jtis (issuer, jti, expires_at) VALUES (?, ?, ?)
-             ON CONFLICT (issuer, jti) DO NOTHING",
-        )
-        .bind(&used.issuer)
-        .bind(&used.jti)
-        .bind(used.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        fresh.push(done.rows_affected() == 1);
-    }
+    let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO used_jtis (issuer, jti, expires_at) ");
+    q.push_values(batch, |mut row, used| {
+        row.push_bind(&used.issuer)
+            .push_bind(&used.jti)
+            .push_bind(used.expires_at);
+    });
+    q.push(" ON CONFLICT (issuer, jti) DO NOTHING RETURNING issuer, jti");
+    let mut inserted: HashSet<(String, String)> = q
+        .build_query_as()
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
     tx.commit().await?;
-    Ok(fresh)
+    Ok(batch
+        .iter()
+        .map(|used| inserted.remove(&(used.issuer.clone(), used.jti.clone())))
+        .collect())
 }
