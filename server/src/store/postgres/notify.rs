@@ -102,6 +102,10 @@ pub(super) async fn claim(pool: &PgPool, spec: &ClaimSpec) -> Result<Vec<Deliver
         .iter()
         .map(|row| row.int("id"))
         .collect::<Result<Vec<_>>>()?;
+    if ids.is_empty() {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
     let found = sqlx::query(&format!(
         "{DELIVERY_SELECT} WHERE d.id = ANY($1) ORDER BY d.next_at, d.id"
     ))

@@ -103,6 +103,10 @@ pub(super) async fn claim(pool: &SqlitePool, spec: &ClaimSpec) -> Result<Vec<Del
         .iter()
         .map(|row| row.int("id"))
         .collect::<Result<Vec<_>>>()?;
+    if ids.is_empty() {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
     let found = sqlx::query(&format!(
         "{DELIVERY_SELECT} WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.next_at, d.id"
     ))
@@ -119,20 +123,12 @@ pub(super) async fn claim(pool: &SqlitePool, spec: &ClaimSpec) -> Result<Vec<Del
 /// configured channel. A `closed` message goes to the targets its `pending` message was
 /// attempted on (ntfy excepted: it cannot take a message back); `pending` deliveries not
 /// yet attempted are skipped instead.
+///
+/// One round is enough: no other writer can add a message while this transaction runs
+/// (SQLite has one writer), messages are taken in order (a `pending` before its
+/// `closed`), and a message added afterwards wakes the worker again.
 async fn fan_out(conn: &mut SqliteConnection, spec: &ClaimSpec) -> Result<()> {
-    let mut budget = i64::from(spec.limit);
-    while budget > 0 {
-        let fanned = fan_out_some(conn, spec, budget).await?;
-        if fanned == 0 {
-            break;
-        }
-        budget -= fanned;
-    }
-    Ok(())
-}
-
-/// One round of [`fan_out`]: at most `limit` messages; returns how many.
-async fn fan_out_some(conn: &mut SqliteConnection, spec: &ClaimSpec, limit: i64) -> Result<i64> {
+    let limit = i64::from(spec.limit);
     let waiting = sqlx::query(
         "SELECT seq, request_id, kind FROM notifications
          WHERE fanned_out_at IS NULL ORDER BY seq LIMIT ?",
@@ -204,7 +200,7 @@ async fn fan_out_some(conn: &mut SqliteConnection, spec: &ClaimSpec, limit: i64)
             .execute(&mut *conn)
             .await?;
     }
-    Ok(i64::try_from(waiting.len()).unwrap_or(i64::MAX))
+    Ok(())
 }
 
 /// Puts a claimed delivery back in the queue until `next_at`; `false` if the claim was lost.
