@@ -1,7 +1,7 @@
 //! PostgreSQL: the hash-chained audit log and its signed checkpoints. Appends (and the
 //! revocation feed's inserts) are serialized by one transaction-scoped advisory lock.
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 
 use super::rows;
 use crate::audit::{Checkpoint, Entry, GENESIS, hex};
@@ -12,6 +12,9 @@ use rows::Columns;
 /// revocation feed ("CSLOG"). Single-key locks do not conflict with the two-key agent
 /// locks of request creation.
 const LOG_LOCK: i64 = 0x43_534c_4f47;
+
+/// Entries per `INSERT` (eight bound values each, well under PostgreSQL's limit).
+const ROWS_PER_STATEMENT: usize = 200;
 
 /// Takes the log's lock until the transaction ends. Every transaction takes it last,
 /// after its row changes, so it never waits for a row lock while holding it.
@@ -36,28 +39,37 @@ pub(super) async fn append_audit(conn: &mut PgConnection, events: &[AuditEvent])
     let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut *conn)
         .await?;
-    for e in rows::chain(rows::head(last.as_ref())?, events) {
-        sqlx::query(
-            "INSERT INTO audit (seq, at, kind, actor, subject, data, prev, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(e.seq)
-        .bind(e.at)
-        .bind(&e.kind)
-        .bind(&e.actor)
-        .bind(&e.subject)
-        .bind(rows::json_text(&e.data))
-        .bind(&e.prev)
-        .bind(&e.hash)
-        .execute(&mut *conn)
-        .await?;
-        // Delivered to every listening replica when (and only if) the transaction commits.
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(super::super::CHANGES_CHANNEL)
-            .bind(super::super::Change::encode(&e.kind, &e.subject))
-            .execute(&mut *conn)
-            .await?;
+    let entries = rows::chain(rows::head(last.as_ref())?, events);
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "INSERT INTO audit (seq, at, kind, actor, subject, data, prev, hash) ",
+        );
+        q.push_values(chunk, |mut row, e| {
+            row.push_bind(e.seq)
+                .push_bind(e.at)
+                .push_bind(&e.kind)
+                .push_bind(&e.actor)
+                .push_bind(&e.subject)
+                .push_bind(rows::json_text(&e.data))
+                .push_bind(&e.prev)
+                .push_bind(&e.hash);
+        });
+        q.build().execute(&mut *conn).await?;
     }
+    // Delivered to every listening replica when (and only if) the transaction commits, in
+    // the order of the entries.
+    let changes: Vec<String> = entries
+        .iter()
+        .map(|e| super::super::Change::encode(&e.kind, &e.subject))
+        .collect();
+    sqlx::query(
+        "SELECT pg_notify($1, c.change)
+         FROM UNNEST($2::text[]) WITH ORDINALITY AS c (change, n) ORDER BY c.n",
+    )
+    .bind(super::super::CHANGES_CHANNEL)
+    .bind(&changes)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

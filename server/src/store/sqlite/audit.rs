@@ -1,13 +1,17 @@
 //! SQLite: the hash-chained audit log and its signed checkpoints.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{begin, rows};
 use crate::audit::{Checkpoint, Entry, GENESIS, hex};
 use crate::store::{AuditEvent, Result};
 use rows::Columns;
 
-/// Appends `events` after the log's current head, each chained to the one before.
+/// Entries per `INSERT` (eight bound values each, well under SQLite's limit).
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Appends `events` after the log's current head, each chained to the one before, in one
+/// statement per 200 of them.
 ///
 /// The caller's transaction must hold the database's write lock (`BEGIN IMMEDIATE`, as
 /// every write of this backend does): no other writer can append between the read of the
@@ -19,21 +23,22 @@ pub(super) async fn append_audit(conn: &mut SqliteConnection, events: &[AuditEve
     let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut *conn)
         .await?;
-    for e in rows::chain(rows::head(last.as_ref())?, events) {
-        sqlx::query(
-            "INSERT INTO audit (seq, at, kind, actor, subject, data, prev, hash)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(e.seq)
-        .bind(e.at)
-        .bind(&e.kind)
-        .bind(&e.actor)
-        .bind(&e.subject)
-        .bind(rows::json_text(&e.data))
-        .bind(&e.prev)
-        .bind(&e.hash)
-        .execute(&mut *conn)
-        .await?;
+    let entries = rows::chain(rows::head(last.as_ref())?, events);
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO audit (seq, at, kind, actor, subject, data, prev, hash) ",
+        );
+        q.push_values(chunk, |mut row, e| {
+            row.push_bind(e.seq)
+                .push_bind(e.at)
+                .push_bind(&e.kind)
+                .push_bind(&e.actor)
+                .push_bind(&e.subject)
+                .push_bind(rows::json_text(&e.data))
+                .push_bind(&e.prev)
+                .push_bind(&e.hash);
+        });
+        q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
