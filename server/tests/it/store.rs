@@ -61,6 +61,7 @@ suite!(
     requests::expire_due_marks_due_requests,
     audit::audit_chain_links,
     audit::concurrent_audited_writes_stay_one_chain,
+    audit::abandoned_writes_are_whole_or_absent,
     audit_events::changes_append_their_events,
     audit_events::failed_changes_append_nothing,
     audit_events::expiry_is_audited,

@@ -98,6 +98,49 @@ pub async fn audit_chain_links(db: TestDb) {
     assert_eq!((summary.entries, summary.last_seq), (50, Some(50)));
 }
 
+/// Callers that go away mid-write (a client hanging up cancels its handler) leave each
+/// write whole or absent, and the store goes on taking writes.
+pub async fn abandoned_writes_are_whole_or_absent(db: TestDb) {
+    const ABANDONED: u8 = 80;
+    let s = db.store();
+    for i in 0..ABANDONED {
+        let at = T0 + i64::from(i);
+        let id = format!("r{i}");
+        let events = [
+            event(at, kind::REQUEST_CREATED, &id),
+            event(at, kind::NOTIFICATION_SENT, &id),
+        ];
+        let r = request(&id, 10 + i % 3, at);
+        // Dropped at a different point of its work each time: before it starts, between
+        // its statements, or after it ends.
+        let write = s.create_request(&r, NO_LIMITS, &events);
+        let after = std::time::Duration::from_micros(u64::from(i) * 37 % 1500);
+        let _ = tokio::time::timeout(after, write).await;
+    }
+    // No abandoned write left a transaction holding the database.
+    let last = request("last", 20, T0 + 100);
+    let created = event(T0 + 100, kind::REQUEST_CREATED, "last");
+    s.create_request(&last, NO_LIMITS, &[created])
+        .await
+        .unwrap();
+    // Requests first, then the log: a write that commits in between shows its events
+    // without its request, never the reverse and never one event alone.
+    let mut stored = Vec::new();
+    for i in 0..ABANDONED {
+        stored.push(s.request(&format!("r{i}")).await.unwrap().is_some());
+    }
+    let all = all_entries(&*s).await;
+    assert_chain(&all);
+    for (i, stored) in stored.into_iter().enumerate() {
+        let id = format!("r{i}");
+        let events = all.iter().filter(|e| e.subject == id).count();
+        assert!(events == 0 || events == 2, "{id}: {events} of its 2 events");
+        if stored {
+            assert_eq!(events, 2, "{id} was stored without its events");
+        }
+    }
+}
+
 pub async fn concurrent_audited_writes_stay_one_chain(db: TestDb) {
     let s = db.store();
     let tasks: Vec<_> = (0..20u8)
