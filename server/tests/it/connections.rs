@@ -8,10 +8,10 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use countersign_core::Keypair;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tower::ServiceExt;
 
-use crate::support::{TestApp, key};
+use crate::support::{TestApp, key, listener};
 
 const REFUND: &str = "/payment/refund";
 
@@ -204,53 +204,20 @@ async fn public_revocation_streams_are_capped_service_wide() {
     assert_eq!(again.status(), StatusCode::OK);
 }
 
-async fn healthz_on(conn: &mut tokio::net::TcpStream) {
-    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn connections_beyond_the_limit_wait_until_one_ends() {
-    // Idle connections would be cut after the header timeout: make it longer than the
-    // test's own bound, so that only the end of a connection can free a place.
     let app = TestApp::with_config(|c| {
         c.limits.max_connections = 2;
         c.limits.header_timeout = countersign_server::duration::Secs(120);
     })
     .await;
     let served = app.serve().await;
-    let addr = served.addr;
-    // Two connections are open and idle: the service is full.
-    let first = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut second = tokio::net::TcpStream::connect(addr).await.unwrap();
-    // The second is served, so both have been accepted.
-    second
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-        .await
-        .unwrap();
-    let mut head = [0u8; 12];
-    second.read_exact(&mut head).await.unwrap();
-    assert_eq!(&head, b"HTTP/1.1 200");
-    // A third connects (the kernel queues it) but is not served while both stay open.
-    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
-    healthz_on(&mut third).await;
-    let mut byte = [0u8; 1];
-    let early = tokio::time::timeout(Duration::from_millis(500), third.read(&mut byte)).await;
-    assert!(early.is_err(), "a connection beyond the limit was served");
-    let metrics = app.state.metrics.render(0, 0);
-    assert!(
-        metrics.contains("countersign_open_connections 2\n"),
-        "{metrics}"
-    );
-    // One ends: the third is accepted and answered (well before any header timeout).
-    drop(first);
-    let mut answer = String::new();
-    tokio::time::timeout(Duration::from_secs(60), third.read_to_string(&mut answer))
-        .await
-        .expect("the third connection was not served after one ended")
-        .unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    drop(second);
+    let metrics = || app.state.metrics.render(0, 0);
+    listener::assert_connections_beyond_two_wait(
+        served.addr,
+        metrics,
+        "countersign_open_connections 2\n",
+    )
+    .await;
     served.stop().await;
 }

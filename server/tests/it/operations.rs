@@ -5,7 +5,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::json;
 use tower::ServiceExt;
 
-use crate::support::{TestApp, key};
+use crate::support::{TestApp, key, listener};
 
 async fn text(app: &TestApp, path: &str) -> (StatusCode, String) {
     let resp = app
@@ -104,39 +104,11 @@ async fn metrics_count_requests_decisions_and_issuance() {
 
 #[tokio::test]
 async fn a_client_that_sends_its_headers_too_slowly_is_cut_off() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app =
         TestApp::with_config(|c| c.limits.header_timeout = countersign_server::duration::Secs(1))
             .await;
     let served = app.serve().await;
-    let addr = served.addr;
-    // A well-behaved client is served over the real listener.
-    let mut ok = tokio::net::TcpStream::connect(addr).await.unwrap();
-    ok.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    ok.read_to_string(&mut answer).await.unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    // A slow one sends part of its head and stalls: the server must not wait for ever.
-    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
-    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
-        .await
-        .unwrap();
-    let mut rest = Vec::new();
-    let closed = tokio::time::timeout(
-        std::time::Duration::from_secs(20),
-        slow.read_to_end(&mut rest),
-    )
-    .await;
-    assert!(
-        closed.is_ok(),
-        "the connection was still open 20 s after a 1 s header timeout"
-    );
-    let text = String::from_utf8_lossy(&rest);
-    assert!(
-        text.is_empty() || text.starts_with("HTTP/1.1 408"),
-        "{text}"
-    );
+    listener::assert_stalled_heads_are_cut(served.addr, b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+        .await;
     served.stop().await;
 }

@@ -1,6 +1,8 @@
 //! An in-process service over a temporary SQLite file, a hand-set clock, and helpers that
 //! play the owner, agents and devices.
 
+pub mod listener;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,6 +3,9 @@
 
 pub mod chain;
 pub mod gateway;
+/// The service's probes of a listener: the gateway serves through the same one.
+#[path = "../../../../server/tests/it/support/listener.rs"]
+pub mod listener;
 pub mod logs;
 pub mod service;
 pub mod smtp;
